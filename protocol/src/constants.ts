@@ -1,0 +1,22 @@
+/** Wire protocol version carried as `v` in every message. Bump only for breaking changes. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/** WebSocket path where agents stream batches to the collector. */
+export const AGENT_WS_PATH = '/ws/agent';
+
+/** WebSocket path where dashboards subscribe to live topics. */
+export const LIVE_WS_PATH = '/ws/live';
+
+/** HTTP header naming the node in the agent's WebSocket handshake (the token is checked against it). */
+export const NODE_HEADER = 'x-stroom-node';
+
+/**
+ * WebSocket close codes used by the collector. 1008 is RFC 6455 "policy violation":
+ * the frame was understood as JSON but broke the contract; the reason names the field.
+ */
+export const CLOSE_POLICY_VIOLATION = 1008;
+/** Close code when the collector shuts down; the agent reconnects with backoff. */
+export const CLOSE_GOING_AWAY = 1001;
+
+/** Largest frame either side accepts, in bytes. A 64-GPU batch with 60 samples is ~200 KiB. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;

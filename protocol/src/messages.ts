@@ -1,0 +1,266 @@
+/**
+ * The wire contract between agent, collector and dashboard: zod schemas and the types
+ * inferred from them. Units are in field names. Unknown fields are stripped (so a newer
+ * agent can talk to an older collector); wrong types are rejected by the codec.
+ */
+import { z } from 'zod';
+import { PROTOCOL_VERSION } from './constants.js';
+
+const v = z.literal(PROTOCOL_VERSION);
+/** Milliseconds since the Unix epoch, UTC. */
+const tsMs = z.number().int().nonnegative();
+const name = z.string().min(1).max(256);
+/** A cumulative counter in whole millijoules; integers keep differences exact up to 2^53 mJ. */
+const counterMj = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const ratio = z.number().min(0).max(1);
+
+/** One GPU as the agent found it at start. */
+export const GpuInfoSchema = z.object({
+  uuid: name,
+  index: z.number().int().nonnegative(),
+  name: z.string().max(256),
+  memTotalBytes: z.number().nonnegative().optional(),
+  powerLimitW: z.number().positive().optional(),
+  /** True when the GPU has a hardware energy counter (NVML total energy, Volta and newer). */
+  hasEnergyCounter: z.boolean().optional(),
+});
+export type GpuInfo = z.infer<typeof GpuInfoSchema>;
+
+/** One CPU package (socket) as the agent found it at start. */
+export const CpuInfoSchema = z.object({
+  id: name,
+  model: z.string().max(256).optional(),
+  cores: z.number().int().positive(),
+});
+export type CpuInfo = z.infer<typeof CpuInfoSchema>;
+
+/** First message on every agent connection: who the node is and what it has. */
+export const HelloSchema = z.object({
+  v,
+  type: z.literal('hello'),
+  node: name,
+  /** Counter epoch: boot id + agent start. Counters restart from 0 in a new epoch. */
+  epoch: name,
+  agentVersion: z.string().max(64),
+  ts: tsMs,
+  intervalMs: z.number().int().positive(),
+  inventory: z.object({
+    gpus: z.array(GpuInfoSchema).max(1024),
+    cpus: z.array(CpuInfoSchema).max(1024),
+  }),
+});
+export type Hello = z.infer<typeof HelloSchema>;
+
+/** Gauges of one GPU at one sample. Absent means the driver did not report it, never 0. */
+export const GpuGaugeSchema = z.object({
+  uuid: name,
+  powerW: z.number().optional(),
+  tempC: z.number().optional(),
+  memTempC: z.number().optional(),
+  utilRatio: ratio.optional(),
+  memUsedBytes: z.number().nonnegative().optional(),
+  smClockMHz: z.number().nonnegative().optional(),
+});
+export type GpuGauge = z.infer<typeof GpuGaugeSchema>;
+
+/** Gauges of one CPU package at one sample. */
+export const CpuGaugeSchema = z.object({
+  id: name,
+  powerW: z.number().optional(),
+  utilRatio: ratio.optional(),
+});
+export type CpuGauge = z.infer<typeof CpuGaugeSchema>;
+
+/** Everything read at one tick of the agent's clock. */
+export const SampleSchema = z.object({
+  ts: tsMs,
+  gpus: z.array(GpuGaugeSchema).max(1024),
+  cpus: z.array(CpuGaugeSchema).max(1024),
+});
+export type Sample = z.infer<typeof SampleSchema>;
+
+/** Kind of metered device; `gpu` and `cpu` feed the per-job split, `dram` counts as cpu. */
+export const DeviceKindSchema = z.enum(['gpu', 'cpu', 'dram']);
+export type DeviceKind = z.infer<typeof DeviceKindSchema>;
+
+/** Cumulative energy of one device since the epoch began. */
+export const DeviceCounterSchema = z.object({
+  id: name,
+  kind: DeviceKindSchema,
+  energyMj: counterMj,
+});
+export type DeviceCounter = z.infer<typeof DeviceCounterSchema>;
+
+/** Cumulative energy charged to one job (or to idle) on this node since the epoch began. */
+export const EnergySplitSchema = z.object({
+  gpuEnergyMj: counterMj,
+  cpuEnergyMj: counterMj,
+});
+export type EnergySplit = z.infer<typeof EnergySplitSchema>;
+
+export const JobCounterSchema = EnergySplitSchema.extend({ id: name });
+export type JobCounter = z.infer<typeof JobCounterSchema>;
+
+/** A job that holds devices on this node now. */
+export const JobAllocationSchema = z.object({
+  id: name,
+  user: z.string().max(256),
+  account: z.string().max(256),
+  name: z.string().max(256).optional(),
+  partition: z.string().max(256).optional(),
+  startTs: tsMs,
+  /** GPU UUIDs allocated to the job on this node. */
+  gpus: z.array(name).max(1024),
+  /** CPU cores allocated to the job on this node. */
+  cpuCores: z.number().int().nonnegative(),
+});
+export type JobAllocation = z.infer<typeof JobAllocationSchema>;
+
+/**
+ * One report interval from one node. Counters are cumulative within `epoch`, so the
+ * collector takes differences: a lost, repeated or late batch changes chart resolution,
+ * never a job's energy.
+ */
+export const BatchSchema = z.object({
+  v,
+  type: z.literal('batch'),
+  node: name,
+  epoch: name,
+  /** Increases by one per batch within an epoch, starting at 1. */
+  seq: z.number().int().positive(),
+  /** Time of the sample the counters were read at. */
+  ts: tsMs,
+  samples: z.array(SampleSchema).max(3600),
+  counters: z.object({
+    devices: z.array(DeviceCounterSchema).max(4096),
+    jobs: z.array(JobCounterSchema).max(4096),
+    idle: EnergySplitSchema,
+  }),
+  /** The node's job map at `ts`. */
+  jobs: z.array(JobAllocationSchema).max(4096),
+  /** Sampling intervals longer than the gap limit, not integrated, since the epoch began. */
+  gaps: z.number().int().nonnegative(),
+});
+export type Batch = z.infer<typeof BatchSchema>;
+
+/** The collector's receipt: the agent may drop batches up to and including `seq`. */
+export const AckSchema = z.object({ v, type: z.literal('ack'), seq: z.number().int().positive() });
+export type Ack = z.infer<typeof AckSchema>;
+
+/** Any message an agent may send. */
+export const AgentMessageSchema = z.discriminatedUnion('type', [HelloSchema, BatchSchema]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+
+/** Live topics a dashboard may subscribe to. */
+export const TopicSchema = z.union([
+  z.literal('cluster'),
+  z.string().regex(/^node\/.+$/),
+  z.string().regex(/^job\/.+$/),
+]);
+export type Topic = z.infer<typeof TopicSchema>;
+
+/** Dashboard -> collector on `/ws/live`. */
+export const SubscribeSchema = z.object({
+  v,
+  type: z.enum(['subscribe', 'unsubscribe']),
+  topics: z.array(TopicSchema).max(256),
+});
+export type Subscribe = z.infer<typeof SubscribeSchema>;
+
+/** Power and state of every GPU of one node, as columns (index order) for canvas drawing. */
+export const LiveNodeSchema = z.object({
+  name,
+  /** False when no batch arrived for 3 report intervals. */
+  up: z.boolean(),
+  lastSeenTs: tsMs,
+  powerW: z.number(),
+  gpuUuids: z.array(z.string()),
+  gpuPowerW: z.array(z.number().nullable()),
+  gpuPowerLimitW: z.array(z.number().nullable()),
+  gpuTempC: z.array(z.number().nullable()),
+  gpuUtilRatio: z.array(z.number().nullable()),
+  /** Job owning each GPU, or null. */
+  gpuJob: z.array(z.string().nullable()),
+});
+export type LiveNode = z.infer<typeof LiveNodeSchema>;
+
+/** A running job as the live page shows it. */
+export const LiveJobSchema = z.object({
+  id: name,
+  user: z.string(),
+  account: z.string(),
+  startTs: tsMs,
+  nodes: z.array(z.string()),
+  gpus: z.number().int().nonnegative(),
+  powerW: z.number(),
+  energyJ: z.number(),
+});
+export type LiveJob = z.infer<typeof LiveJobSchema>;
+
+/** Collector -> dashboard: the whole-cluster picture, at most once a second. */
+export const LiveClusterSchema = z.object({
+  v,
+  type: z.literal('cluster'),
+  ts: tsMs,
+  nodes: z.number().int().nonnegative(),
+  gpus: z.number().int().nonnegative(),
+  powerW: z.number(),
+  energyJ: z.number(),
+  energyTodayJ: z.number(),
+  jobsRunning: z.number().int().nonnegative(),
+  grid: z.array(LiveNodeSchema),
+  jobs: z.array(LiveJobSchema),
+});
+export type LiveCluster = z.infer<typeof LiveClusterSchema>;
+
+/** Collector -> dashboard once per subscription: recent cluster power as uPlot columns. */
+export const LiveHistorySchema = z.object({
+  v,
+  type: z.literal('history'),
+  topic: TopicSchema,
+  /** [tsUnixS[], powerW[]], ascending, ready for uPlot.setData. */
+  columns: z.tuple([z.array(z.number()), z.array(z.number().nullable())]),
+});
+export type LiveHistory = z.infer<typeof LiveHistorySchema>;
+
+/** Collector -> dashboard when a request on `/ws/live` was refused. */
+export const LiveErrorSchema = z.object({ v, type: z.literal('error'), message: z.string() });
+export type LiveError = z.infer<typeof LiveErrorSchema>;
+
+export const LiveMessageSchema = z.discriminatedUnion('type', [LiveClusterSchema, LiveHistorySchema, LiveErrorSchema]);
+export type LiveMessage = z.infer<typeof LiveMessageSchema>;
+
+/** `GET /api/v1/cluster`. */
+export const ClusterSummarySchema = z.object({
+  ts: tsMs,
+  nodes: z.number().int().nonnegative(),
+  gpus: z.number().int().nonnegative(),
+  powerW: z.number(),
+  /** Energy measured on the whole cluster since the store began. */
+  energyJ: z.number(),
+  /** Energy since midnight in the collector's time zone. */
+  energyTodayJ: z.number(),
+  jobsRunning: z.number().int().nonnegative(),
+});
+export type ClusterSummary = z.infer<typeof ClusterSummarySchema>;
+
+export const JobStateSchema = z.enum(['running', 'completed']);
+export type JobState = z.infer<typeof JobStateSchema>;
+
+/** `GET /api/v1/jobs/{id}` and the rows of `GET /api/v1/jobs`. Energy in J. */
+export const JobSummarySchema = z.object({
+  id: name,
+  user: z.string(),
+  account: z.string(),
+  state: JobStateSchema,
+  startTs: tsMs,
+  endTs: tsMs.nullable(),
+  nodes: z.array(z.string()),
+  gpus: z.number().int().nonnegative(),
+  energyJ: z.object({ total: z.number(), gpu: z.number(), cpu: z.number(), other: z.number() }),
+});
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** Body of every HTTP error response. */
+export const ApiErrorSchema = z.object({ error: z.string() });
+export type ApiError = z.infer<typeof ApiErrorSchema>;
