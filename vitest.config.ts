@@ -1,8 +1,12 @@
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // One project per package so each can run alone (`npx vitest run --project agent`).
 // `stroom-source` makes workspace imports resolve to TypeScript sources, not dist/.
-const shared = { resolve: { conditions: ['stroom-source'] } };
+const shared = {
+  resolve: { conditions: ['stroom-source', ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ['stroom-source', ...defaultServerConditions] } },
+};
 
 export default defineConfig({
   test: {

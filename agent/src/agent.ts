@@ -1,0 +1,198 @@
+/**
+ * One node's agent: each tick reads the job map and the devices at the same instant, feeds
+ * the meter, and every report interval appends a batch to the spool for the link to send.
+ */
+import type { Batch, Hello, JobAllocation, Sample } from '@stroom/protocol';
+import { PROTOCOL_VERSION } from '@stroom/protocol';
+import type { Logger } from 'pino';
+import { AGENT_VERSION } from './constants.js';
+import { Meter } from './energy/meter.js';
+import { makeEpoch } from './epoch.js';
+import { toSample } from './gauges.js';
+import type { DeviceReadings, DeviceSource, Inventory, JobSource, Tick } from './source.js';
+import type { Spool } from './spool/spool.js';
+
+/** Wall and monotonic clocks, injectable for tests. */
+export interface Clock {
+  /** ms since the Unix epoch. */
+  nowMs(): number;
+  /** Monotonic ms. */
+  monoMs(): number;
+}
+
+/** The real clocks: `Date.now()` for timestamps, `process.hrtime` for intervals. */
+export const systemClock: Clock = {
+  nowMs: () => Date.now(),
+  monoMs: () => Number(process.hrtime.bigint()) / 1e6,
+};
+
+/** Options of an agent. */
+export interface AgentOptions {
+  readonly node: string;
+  readonly intervalMs: number;
+  /** Ticks per batch (default 1: one batch per sampling interval). */
+  readonly ticksPerBatch?: number;
+  readonly devices: DeviceSource;
+  readonly jobs: JobSource;
+  readonly spool: Spool;
+  readonly log: Logger;
+  readonly epoch?: string;
+  readonly clock?: Clock;
+  /** Called with every batch appended to the spool (for `--print`). */
+  readonly onBatch?: (batch: Batch) => void;
+}
+
+/** The agent's tick loop and batch builder. */
+export class Agent {
+  readonly #o: AgentOptions;
+  readonly #clock: Clock;
+  readonly #startTs: number;
+  #epoch: string;
+  #inventory: Inventory | undefined;
+  #meter: Meter | undefined;
+  #seq = 0;
+  #samples: Sample[] = [];
+  #ticksSinceBatch = 0;
+  #jobs: readonly JobAllocation[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #busy = false;
+  #warned = new Set<string>();
+
+  constructor(options: AgentOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#startTs = this.#clock.nowMs();
+    this.#epoch = options.epoch ?? makeEpoch(this.#startTs);
+  }
+
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  /** Find the devices; must be called before ticking. */
+  async probe(): Promise<Hello> {
+    const inventory = await this.#o.devices.probe();
+    this.#inventory = inventory;
+    this.#meter = new Meter({
+      intervalMs: this.#o.intervalMs,
+      cpus: inventory.cpus,
+      onCounterReset: (id) => this.#o.log.warn({ device: id }, 'energy counter went backwards (device reset?): new baseline, nothing counted for that interval'),
+    });
+    return this.hello();
+  }
+
+  /** The Hello message for this epoch. */
+  hello(): Hello {
+    const inventory = this.#inventory;
+    if (inventory === undefined) throw new Error('agent: probe() first');
+    return {
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      node: this.#o.node,
+      epoch: this.#epoch,
+      agentVersion: AGENT_VERSION,
+      ts: this.#startTs,
+      intervalMs: this.#o.intervalMs,
+      inventory: { gpus: [...inventory.gpus], cpus: [...inventory.cpus] },
+    };
+  }
+
+  /** Read everything once; returns the batch when this tick completed a report interval. */
+  async tick(): Promise<Batch | undefined> {
+    const meter = this.#meter;
+    if (meter === undefined) throw new Error('agent: probe() first');
+    const tick: Tick = { ts: Math.round(this.#clock.nowMs()), monoMs: this.#clock.monoMs() };
+    // Job map first, then devices, with one instant for both: ownership changes at ticks.
+    const jobs = await this.#read('jobs', () => this.#o.jobs.read(tick), this.#jobs);
+    const readings = await this.#read<DeviceReadings>('devices', () => this.#o.devices.read(tick), { gpus: [], cpus: [] });
+    meter.update(tick, readings, jobs);
+    this.#jobs = jobs;
+    this.#samples.push(toSample(tick.ts, readings));
+    this.#ticksSinceBatch += 1;
+    if (this.#ticksSinceBatch < (this.#o.ticksPerBatch ?? 1)) return undefined;
+    return this.#emit(tick.ts);
+  }
+
+  /** Run the tick loop on the monotonic clock until `stop()`. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const origin = this.#clock.monoMs();
+    let n = 0;
+    const schedule = (): void => {
+      if (!this.#running) return;
+      n += 1;
+      let dueMs = origin + n * this.#o.intervalMs;
+      const now = this.#clock.monoMs();
+      // After a stall (suspended process, overloaded node) skip the missed ticks rather than
+      // firing them back to back; the meter counts the gap.
+      if (dueMs < now) {
+        n = Math.ceil((now - origin) / this.#o.intervalMs);
+        dueMs = origin + n * this.#o.intervalMs;
+      }
+      this.#timer = setTimeout(() => {
+        void this.#safeTick().finally(schedule);
+      }, dueMs - now);
+    };
+    void this.#safeTick().finally(schedule);
+  }
+
+  /** Stop ticking; pending samples go out as a last batch. */
+  async stop(): Promise<Batch | undefined> {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    while (this.#busy) await new Promise((r) => setTimeout(r, 5));
+    if (this.#samples.length > 0 && this.#meter !== undefined) return this.#emit(this.#samples[this.#samples.length - 1]?.ts ?? Date.now());
+    return undefined;
+  }
+
+  async #safeTick(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      await this.tick();
+    } catch (err) {
+      this.#o.log.error({ err }, 'tick failed');
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  #emit(ts: number): Batch {
+    const meter = this.#meter;
+    if (meter === undefined) throw new Error('agent: probe() first');
+    this.#seq += 1;
+    const batch: Batch = {
+      v: PROTOCOL_VERSION,
+      type: 'batch',
+      node: this.#o.node,
+      epoch: this.#epoch,
+      seq: this.#seq,
+      ts,
+      samples: this.#samples,
+      counters: meter.snapshot(),
+      jobs: [...this.#jobs],
+      gaps: meter.gaps,
+    };
+    this.#samples = [];
+    this.#ticksSinceBatch = 0;
+    this.#o.spool.append(batch);
+    this.#o.onBatch?.(batch);
+    return batch;
+  }
+
+  /** Run one source read; a failure keeps the agent going with the fallback, logged once per message. */
+  async #read<T>(what: string, read: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      const message = `${what} source failed: ${(err as Error).message}`;
+      if (!this.#warned.has(message)) {
+        this.#warned.add(message);
+        this.#o.log.warn(message);
+      }
+      return fallback;
+    }
+  }
+}

@@ -1,0 +1,11 @@
+export { Agent, systemClock } from './agent.js';
+export type { AgentOptions, Clock } from './agent.js';
+export { runAgent, agentEndpoint } from './run.js';
+export type { RunAgentOptions, RunningAgent } from './run.js';
+export { Meter } from './energy/meter.js';
+export { MemorySpool } from './spool/memory-spool.js';
+export { WsLink } from './link/ws-link.js';
+export { SimulatedNode } from './sources/simulated.js';
+export type { SimulatedNodeOptions, SimTruth } from './sources/simulated.js';
+export type { DeviceSource, JobSource, Tick, Inventory } from './source.js';
+export { AGENT_VERSION, DEFAULT_INTERVAL_MS } from './constants.js';

@@ -1,0 +1,86 @@
+/**
+ * Wiring only: sources -> agent (meter) -> spool -> link. Used by `stroom agent` and by each
+ * simulated node of `stroom demo`.
+ */
+import type { Batch } from '@stroom/protocol';
+import { AGENT_WS_PATH } from '@stroom/protocol';
+import type { Logger } from 'pino';
+import { Agent } from './agent.js';
+import { WsLink } from './link/ws-link.js';
+import type { DeviceSource, JobSource } from './source.js';
+import { MemorySpool } from './spool/memory-spool.js';
+
+/** Options of a running agent. */
+export interface RunAgentOptions {
+  readonly node: string;
+  readonly devices: DeviceSource;
+  readonly jobs: JobSource;
+  readonly intervalMs: number;
+  readonly log: Logger;
+  /** Collector base URL (`http://host:port` or `ws://host:port`); none: keep batches local. */
+  readonly collectorUrl?: string;
+  readonly token?: string;
+  readonly onBatch?: (batch: Batch) => void;
+  /** Spool byte cap (default 64 MiB). */
+  readonly spoolMaxBytes?: number;
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly agent: Agent;
+  readonly link: WsLink | undefined;
+  /** Stop ticking, send the last batch, wait up to `drainMs` for its ack, close. Resolves true when all was acked. */
+  stop(drainMs?: number): Promise<boolean>;
+}
+
+/** `http://h:p` or `ws://h:p` (with or without the path) to the agent endpoint URL. */
+export function agentEndpoint(collectorUrl: string): string {
+  const url = new URL(collectorUrl);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.pathname === '/' || url.pathname === '') url.pathname = AGENT_WS_PATH;
+  return url.toString();
+}
+
+/** Probe the sources, connect, and start the tick loop. */
+export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
+  const spool = new MemorySpool(o.spoolMaxBytes === undefined ? {} : { maxBytes: o.spoolMaxBytes });
+  let link: WsLink | undefined;
+  const agent = new Agent({
+    node: o.node,
+    intervalMs: o.intervalMs,
+    devices: o.devices,
+    jobs: o.jobs,
+    spool,
+    log: o.log,
+    onBatch: (batch) => {
+      o.onBatch?.(batch);
+      if (link === undefined) spool.ack(batch.seq);
+      else link.pump();
+    },
+  });
+  const hello = await agent.probe();
+  if (o.collectorUrl !== undefined) {
+    if (o.token === undefined) throw new Error('agent: a token is needed to connect to the collector');
+    link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log });
+    link.start();
+  }
+  agent.start();
+  o.log.info({ node: o.node, epoch: agent.epoch, gpus: hello.inventory.gpus.length, collector: o.collectorUrl }, 'agent started');
+  return {
+    agent,
+    link,
+    async stop(drainMs = 5000) {
+      await agent.stop();
+      let drained = true;
+      if (link !== undefined) {
+        link.pump();
+        drained = await link.drained(drainMs);
+        await link.close();
+      }
+      await o.devices.stop?.();
+      await o.jobs.stop?.();
+      return drained;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/** `stroom`: one command for the agent, the collector and the demo. */
+import { Command } from 'commander';
+import { AGENT_VERSION } from '@stroom/agent';
+import { agentCommand } from './commands/agent.js';
+import { collectorCommand } from './commands/collector.js';
+import { demoCommand } from './commands/demo.js';
+
+const program = new Command('stroom')
+  .description('energy and telemetry for GPU supercomputers: per-job kWh, CO2e and cost, live')
+  .version(AGENT_VERSION)
+  .showHelpAfterError()
+  .addCommand(demoCommand())
+  .addCommand(agentCommand())
+  .addCommand(collectorCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`stroom: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,129 @@
+/**
+ * The HTTP API (`/healthz`, `/api/v1/...`) and the dashboard's static files, on plain
+ * `node:http`: the routes are few and fastify's current line pulls in Node-22-only code.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import type { ApiError, JobState, JobSummary } from '@stroom/protocol';
+import { JobStateSchema, mjToJ } from '@stroom/protocol';
+import type { ClusterPicture } from '../live/picture.js';
+import type { JobRecord, Store } from '../store/store.js';
+
+/** What the API reads from. */
+export interface ApiDeps {
+  readonly store: Store;
+  readonly picture: ClusterPicture;
+  /** Folder with the built dashboard (index.html, app.js), if any. */
+  readonly dashboardDir: string | undefined;
+  /** Extra health facts (commit stats, connections). */
+  readonly health: () => Record<string, unknown>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The API shape of a job; energy in J, `other` is not modelled yet and is 0. */
+export function jobSummary(job: JobRecord): JobSummary {
+  const gpu = mjToJ(job.energyMj.gpuMj);
+  const cpu = mjToJ(job.energyMj.cpuMj);
+  const otherMj = 0;
+  const other = mjToJ(otherMj);
+  // Sum in integer mJ so total is exactly gpu + cpu + other as printed.
+  const total = mjToJ(job.energyMj.gpuMj + job.energyMj.cpuMj + otherMj);
+  return {
+    id: job.id,
+    user: job.user,
+    account: job.account,
+    state: job.state,
+    startTs: job.startTs,
+    endTs: job.endTs,
+    nodes: job.nodes,
+    gpus: job.gpus,
+    energyJ: { total, gpu, cpu, other },
+  };
+}
+
+function intParam(url: URL, key: string, min: number, max: number, fallback: number): number {
+  const raw = url.searchParams.get(key);
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `query parameter ${key}: expected an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+function jobsQuery(url: URL): { state?: JobState; user?: string; account?: string; limit: number } {
+  const out: { state?: JobState; user?: string; account?: string; limit: number } = { limit: intParam(url, 'limit', 1, 10_000, 100) };
+  const state = url.searchParams.get('state');
+  if (state !== null) {
+    const parsed = JobStateSchema.safeParse(state);
+    if (!parsed.success) throw new HttpError(400, `query parameter state: expected one of ${JobStateSchema.options.join(', ')}, got "${state}"`);
+    out.state = parsed.data;
+  }
+  const user = url.searchParams.get('user');
+  if (user !== null) out.user = user;
+  const account = url.searchParams.get('account');
+  if (account !== null) out.account = account;
+  return out;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+async function serveStatic(dir: string, pathname: string, res: ServerResponse): Promise<boolean> {
+  const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1));
+  const file = normalize(join(dir, rel));
+  if (!file.startsWith(normalize(dir) + sep)) return false;
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) return false;
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': s.size, 'cache-control': 'no-cache' });
+    createReadStream(file).pipe(res);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Handle one HTTP request. */
+export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://collector');
+  const path = url.pathname;
+  try {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
+    if (path === '/healthz') return send(res, 200, { status: 'ok', ...deps.health() });
+    if (path === '/api/v1/cluster') return send(res, 200, deps.picture.summary());
+    if (path === '/api/v1/jobs') return send(res, 200, { jobs: deps.store.jobs(jobsQuery(url)).map(jobSummary) });
+    const job = /^\/api\/v1\/jobs\/([^/]+)$/.exec(path);
+    if (job !== null) {
+      const id = decodeURIComponent(job[1] ?? '');
+      const found = deps.store.job(id);
+      if (found === undefined) throw new HttpError(404, `job ${id} not found`);
+      return send(res, 200, jobSummary(found));
+    }
+    if (path.startsWith('/api/')) throw new HttpError(404, `no such endpoint: ${path}`);
+    if (deps.dashboardDir !== undefined && (await serveStatic(deps.dashboardDir, path, res))) return;
+    throw new HttpError(404, `not found: ${path}`);
+  } catch (err) {
+    const status = err instanceof HttpError ? err.status : 500;
+    const body: ApiError = { error: err instanceof Error ? err.message : String(err) };
+    send(res, status, body);
+  }
+}

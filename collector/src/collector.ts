@@ -1,0 +1,109 @@
+/** Wiring of the collector: store, committer, live state, HTTP API and both WebSocket endpoints. */
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { AGENT_WS_PATH, LIVE_WS_PATH } from '@stroom/protocol';
+import type { Logger } from 'pino';
+import { handleHttp } from './api/http.js';
+import type { AgentTokens } from './auth/agent-tokens.js';
+import { AgentServer } from './ingest/agent-server.js';
+import { Committer } from './ingest/committer.js';
+import { ClusterState } from './live/cluster-state.js';
+import { LiveServer } from './live/live-server.js';
+import { ClusterPicture } from './live/picture.js';
+import { EmbeddedStore } from './store/embedded-store.js';
+import type { Store } from './store/store.js';
+
+/** Options of a collector. */
+export interface CollectorOptions {
+  /** Host to bind; loopback unless an operator says otherwise. */
+  readonly host: string;
+  /** Port to bind; 0 picks a free one. */
+  readonly port: number;
+  /** Data directory of the embedded store, or `:memory:`. */
+  readonly dataDir: string;
+  readonly tokens: AgentTokens;
+  readonly log: Logger;
+  /** IANA time zone that "today" is counted in (default Europe/Amsterdam). */
+  readonly timeZone?: string;
+  /** Folder of the built dashboard; found next to the package when not given. */
+  readonly dashboardDir?: string;
+  /** Live push period in ms (default 1000). */
+  readonly livePeriodMs?: number;
+}
+
+/** A running collector. */
+export interface Collector {
+  /** `http://host:port` it listens on. */
+  readonly url: string;
+  readonly store: Store;
+  readonly committer: Committer;
+  readonly agents: AgentServer;
+  readonly live: LiveServer;
+  close(): Promise<void>;
+}
+
+/** The dashboard build output, looked up from both `src/` (tests) and `dist/src/` (installed). */
+export function defaultDashboardDir(): string | undefined {
+  for (const rel of ['../../dashboard/dist/www', '../../../dashboard/dist/www']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}/index.html`)) return dir;
+  }
+  return undefined;
+}
+
+/** Start a collector and resolve once it listens. */
+export async function startCollector(o: CollectorOptions): Promise<Collector> {
+  const store = new EmbeddedStore(o.dataDir);
+  const cluster = new ClusterState();
+  const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam');
+  const committer = new Committer({
+    store,
+    log: o.log,
+    onCommit: (effects) => {
+      for (const { effect, batch, previousTs } of effects) cluster.counted(effect, batch.samples, previousTs);
+    },
+  });
+  const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log });
+  const live = new LiveServer({ source: picture, log: o.log, ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
+  const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
+  if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
+  const server: Server = createServer((req, res) => {
+    void handleHttp({ store, picture, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats }) }, req, res);
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://collector').pathname;
+    if (path === AGENT_WS_PATH) agents.upgrade(req, socket, head);
+    else if (path === LIVE_WS_PATH) live.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  o.log.info({ url }, 'collector listening');
+  return {
+    url,
+    store,
+    committer,
+    agents,
+    live,
+    async close() {
+      agents.close();
+      live.close();
+      picture.close();
+      committer.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { startCollector, defaultDashboardDir } from './collector.js';
+export type { Collector, CollectorOptions } from './collector.js';
+export { AgentTokens } from './auth/agent-tokens.js';
+export type { Store, NodeBalance, JobRecord } from './store/store.js';

@@ -1,0 +1,123 @@
+/**
+ * `/ws/agent`: the token is checked at the handshake (wrong or missing: HTTP 401, never an
+ * open socket); the first frame must be Hello for that node; every frame is validated and a
+ * bad one closes the socket with 1008 and a reason naming the field.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
+import type { Hello } from '@stroom/protocol';
+import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION, closeReason, decodeAgentMessage, encode } from '@stroom/protocol';
+import type { Logger } from 'pino';
+import type { AgentTokens } from '../auth/agent-tokens.js';
+import type { ClusterState } from '../live/cluster-state.js';
+import type { Committer } from './committer.js';
+
+/** Options of the agent endpoint. */
+export interface AgentServerOptions {
+  readonly tokens: AgentTokens;
+  readonly committer: Committer;
+  readonly cluster: ClusterState;
+  readonly log: Logger;
+  /** Ping interval in ms; a client that misses a pong is terminated (default 30 s). */
+  readonly pingIntervalMs?: number;
+}
+
+/** Counters of rejected input, for self-metrics and tests. */
+export interface AgentServerStats {
+  refusedHandshakes: number;
+  rejectedFrames: number;
+  connections: number;
+}
+
+/** The agent WebSocket endpoint, attached to an HTTP server's upgrade event. */
+export class AgentServer {
+  readonly #o: AgentServerOptions;
+  readonly #wss: WebSocketServer;
+  readonly #alive = new WeakMap<WebSocket, boolean>();
+  readonly #ping: NodeJS.Timeout;
+  readonly stats: AgentServerStats = { refusedHandshakes: 0, rejectedFrames: 0, connections: 0 };
+
+  constructor(options: AgentServerOptions) {
+    this.#o = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.#ping = setInterval(() => {
+      for (const ws of this.#wss.clients) {
+        if (this.#alive.get(ws) === false) {
+          ws.terminate();
+          continue;
+        }
+        this.#alive.set(ws, false);
+        ws.ping();
+      }
+    }, options.pingIntervalMs ?? 30_000);
+    this.#ping.unref();
+  }
+
+  /** Handle an upgrade request for `/ws/agent`. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const node = req.headers[NODE_HEADER];
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (typeof node !== 'string' || node === '' || token === '' || !this.#o.tokens.check(node, token)) {
+      this.stats.refusedHandshakes += 1;
+      const why = typeof node !== 'string' || node === '' ? `missing ${NODE_HEADER} header` : token === '' ? 'missing bearer token' : `wrong token for node ${node}`;
+      // The token itself is never logged.
+      this.#o.log.warn({ node, remote: req.socket.remoteAddress }, `agent refused: ${why}`);
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Type: text/plain\r\nX-Stroom-Error: ${why}\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`);
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, node));
+  }
+
+  #connection(ws: WebSocket, node: string): void {
+    this.stats.connections += 1;
+    this.#alive.set(ws, true);
+    ws.on('pong', () => this.#alive.set(ws, true));
+    let hello: Hello | undefined;
+    let open = true;
+    const reject = (error: string): void => {
+      this.stats.rejectedFrames += 1;
+      this.#o.log.warn({ node }, `frame rejected: ${error}`);
+      open = false;
+      ws.close(CLOSE_POLICY_VIOLATION, closeReason(error));
+    };
+    ws.on('close', () => {
+      open = false;
+    });
+    ws.on('error', (err) => this.#o.log.warn({ node, err: err.message }, 'agent socket error'));
+    ws.on('message', (data, isBinary) => {
+      if (!open) return;
+      if (isBinary) return reject('binary frames are not part of the protocol; send JSON text');
+      const decoded = decodeAgentMessage(data.toString());
+      if (!decoded.ok) return reject(decoded.error);
+      const msg = decoded.value;
+      if (msg.node !== node) return reject(`node: "${msg.node}" does not match the token's node "${node}"`);
+      if (msg.type === 'hello') {
+        hello = msg;
+        this.#o.cluster.hello(msg);
+        return;
+      }
+      if (hello === undefined) return reject('type: hello expected before the first batch');
+      if (msg.epoch !== hello.epoch) return reject(`epoch: "${msg.epoch}" is not this connection's epoch "${hello.epoch}"`);
+      this.#o.committer.submit({
+        batch: msg,
+        done: () => {
+          if (ws.readyState === ws.OPEN) ws.send(encode({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq }));
+        },
+        failed: () => {
+          // Not counted: close so the agent reconnects and resends from its spool.
+          if (ws.readyState === ws.OPEN) ws.close(1011, 'collector could not store the batch; resend');
+        },
+      });
+    });
+  }
+
+  /** Close every agent connection (they reconnect to the next collector). */
+  close(): void {
+    clearInterval(this.#ping);
+    for (const ws of this.#wss.clients) ws.close(CLOSE_GOING_AWAY, 'collector stopping');
+    this.#wss.close();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The embedded store: SQLite (better-sqlite3) in WAL mode under the data directory. Is: the
+ * books (ledger state, jobs, per-job and per-node-hour energy), durable across `kill -9`
+ * because a batch is acked only after its transaction commits. Is not: a raw time-series
+ * store (that is InfluxDB's job at scale).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BatchEffect, JobQuery, JobRecord, LedgerState, NodeBalance, SplitMj, Store } from './store.js';
+
+const HOUR_MS = 3_600_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ledger (
+  node TEXT NOT NULL, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+  counters TEXT NOT NULL, PRIMARY KEY (node, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY, user TEXT NOT NULL, account TEXT NOT NULL, name TEXT, partition TEXT,
+  start_ts INTEGER NOT NULL, end_ts INTEGER, state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, start_ts);
+CREATE TABLE IF NOT EXISTS job_nodes (
+  job_id TEXT NOT NULL, node TEXT NOT NULL, gpus INTEGER NOT NULL DEFAULT 0,
+  running INTEGER NOT NULL, end_ts INTEGER,
+  gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, node)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_nodes_running ON job_nodes (node, running);
+CREATE TABLE IF NOT EXISTS node_hours (
+  node TEXT NOT NULL, hour_ts INTEGER NOT NULL,
+  device_gpu_mj INTEGER NOT NULL DEFAULT 0, device_cpu_mj INTEGER NOT NULL DEFAULT 0,
+  idle_gpu_mj INTEGER NOT NULL DEFAULT 0, idle_cpu_mj INTEGER NOT NULL DEFAULT 0,
+  jobs_mj INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (node, hour_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_hours_hour ON node_hours (hour_ts);
+`;
+
+interface JobRow {
+  id: string;
+  user: string;
+  account: string;
+  name: string | null;
+  partition: string | null;
+  start_ts: number;
+  end_ts: number | null;
+  state: 'running' | 'completed';
+  nodes: string | null;
+  gpus: number | null;
+  gpu_mj: number | null;
+  cpu_mj: number | null;
+}
+
+const JOB_SELECT = `
+SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.state,
+  (SELECT group_concat(node, char(31)) FROM (SELECT node FROM job_nodes WHERE job_id = j.id ORDER BY node)) AS nodes,
+  (SELECT sum(gpus) FROM job_nodes WHERE job_id = j.id) AS gpus,
+  (SELECT sum(gpu_mj) FROM job_nodes WHERE job_id = j.id) AS gpu_mj,
+  (SELECT sum(cpu_mj) FROM job_nodes WHERE job_id = j.id) AS cpu_mj
+FROM jobs j`;
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    user: row.user,
+    account: row.account,
+    name: row.name,
+    partition: row.partition,
+    state: row.state,
+    startTs: row.start_ts,
+    endTs: row.end_ts,
+    nodes: row.nodes === null ? [] : row.nodes.split('\u001f'),
+    gpus: row.gpus ?? 0,
+    energyMj: { gpuMj: row.gpu_mj ?? 0, cpuMj: row.cpu_mj ?? 0 },
+  };
+}
+
+/** SQLite-backed Store. */
+export class EmbeddedStore implements Store {
+  readonly #db: Database.Database;
+  readonly #stmt;
+
+  /** Open (and create) `stroom.db` in `dataDir`; `:memory:` for a throwaway store. */
+  constructor(dataDir: string) {
+    let file = ':memory:';
+    if (dataDir !== ':memory:') {
+      mkdirSync(dataDir, { recursive: true });
+      file = join(dataDir, 'stroom.db');
+    }
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the
+    // last transactions, and the agents resend whatever was not acked.
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec(SCHEMA);
+    const db = this.#db;
+    this.#stmt = {
+      ledgerGet: db.prepare<[string, string], { last_seq: number; last_ts: number; counters: string }>(
+        'SELECT last_seq, last_ts, counters FROM ledger WHERE node = ? AND epoch = ?'),
+      ledgerPut: db.prepare('INSERT INTO ledger (node, epoch, last_seq, last_ts, counters) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, epoch) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts, counters = excluded.counters'),
+      jobUpsert: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, ?, ?, ?, ?, ?, NULL, 'running')
+        ON CONFLICT (id) DO UPDATE SET state = 'running', end_ts = NULL, user = excluded.user, account = excluded.account,
+        name = coalesce(excluded.name, jobs.name), partition = coalesce(excluded.partition, jobs.partition), start_ts = min(jobs.start_ts, excluded.start_ts)`),
+      jobPlaceholder: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, '', '', NULL, NULL, ?, ?, 'completed') ON CONFLICT (id) DO NOTHING`),
+      jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, running, end_ts) VALUES (?, ?, ?, 1, NULL)
+        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, running = 1, end_ts = NULL`),
+      jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj) VALUES (?, ?, 0, ?, ?, ?)
+        ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj`),
+      runningOnNode: db.prepare<[string], { job_id: string }>('SELECT job_id FROM job_nodes WHERE node = ? AND running = 1'),
+      jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ?'),
+      jobStillRunning: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM job_nodes WHERE job_id = ? AND running = 1'),
+      jobEnd: db.prepare(`UPDATE jobs SET state = 'completed', end_ts = (SELECT max(end_ts) FROM job_nodes WHERE job_id = ?) WHERE id = ?`),
+      nodeHour: db.prepare(`INSERT INTO node_hours (node, hour_ts, device_gpu_mj, device_cpu_mj, idle_gpu_mj, idle_cpu_mj, jobs_mj) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (node, hour_ts) DO UPDATE SET device_gpu_mj = device_gpu_mj + excluded.device_gpu_mj, device_cpu_mj = device_cpu_mj + excluded.device_cpu_mj,
+        idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj`),
+      jobGet: db.prepare<[string], JobRow>(`${JOB_SELECT} WHERE j.id = ?`),
+      clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
+        'SELECT sum(device_gpu_mj + device_cpu_mj) AS mj FROM node_hours WHERE hour_ts >= ? AND hour_ts < ?'),
+      balance: db.prepare<[number, number], { node: string; device_mj: number; jobs_mj: number; idle_mj: number }>(
+        `SELECT node, sum(device_gpu_mj + device_cpu_mj) AS device_mj, sum(jobs_mj) AS jobs_mj, sum(idle_gpu_mj + idle_cpu_mj) AS idle_mj
+         FROM node_hours WHERE hour_ts >= ? AND hour_ts < ? GROUP BY node ORDER BY node`),
+    };
+  }
+
+  loadLedger(node: string, epoch: string): LedgerState | undefined {
+    const row = this.#stmt.ledgerGet.get(node, epoch);
+    if (row === undefined) return undefined;
+    return { node, epoch, lastSeq: row.last_seq, lastTs: row.last_ts, counters: JSON.parse(row.counters) as Record<string, number> };
+  }
+
+  commit(effects: readonly BatchEffect[]): void {
+    this.#db.transaction(() => {
+      for (const e of effects) this.#apply(e);
+    })();
+  }
+
+  #apply(e: BatchEffect): void {
+    const s = this.#stmt;
+    s.ledgerPut.run(e.node, e.ledger.epoch, e.ledger.lastSeq, e.ledger.lastTs, JSON.stringify(e.ledger.counters));
+    const onMap = new Set<string>();
+    for (const job of e.jobs) {
+      onMap.add(job.id);
+      s.jobUpsert.run(job.id, job.user, job.account, job.name ?? null, job.partition ?? null, job.startTs);
+      s.jobNodeRunning.run(job.id, e.node, job.gpus.length);
+    }
+    let jobsMj = 0;
+    for (const [id, mj] of e.jobsMj) {
+      jobsMj += mj.gpuMj + mj.cpuMj;
+      // Energy for a job this collector never saw on a map (its map was lost): keep the
+      // energy, and make the job visible rather than dropping it.
+      s.jobPlaceholder.run(id, e.ts, e.ts);
+      s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj);
+    }
+    for (const { job_id } of s.runningOnNode.all(e.node)) {
+      if (onMap.has(job_id)) continue;
+      s.jobNodeEnd.run(e.ts, job_id, e.node);
+      if ((s.jobStillRunning.get(job_id)?.n ?? 0) === 0) s.jobEnd.run(job_id, job_id);
+    }
+    const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
+    s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj);
+  }
+
+  job(id: string): JobRecord | undefined {
+    const row = this.#stmt.jobGet.get(id);
+    return row === undefined ? undefined : toJob(row);
+  }
+
+  jobs(query: JobQuery): JobRecord[] {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (query.state !== undefined) { where.push('j.state = ?'); args.push(query.state); }
+    if (query.user !== undefined) { where.push('j.user = ?'); args.push(query.user); }
+    if (query.account !== undefined) { where.push('j.account = ?'); args.push(query.account); }
+    const sql = `${JOB_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY j.start_ts DESC, j.id LIMIT ?`;
+    args.push(query.limit ?? 100);
+    return this.#db.prepare<Array<string | number>, JobRow>(sql).all(...args).map(toJob);
+  }
+
+  jobEnergy(ids: readonly string[]): Map<string, SplitMj> {
+    const out = new Map<string, SplitMj>();
+    if (ids.length === 0) return out;
+    const rows = this.#db
+      .prepare<string[], { job_id: string; gpu_mj: number; cpu_mj: number }>(
+        `SELECT job_id, sum(gpu_mj) AS gpu_mj, sum(cpu_mj) AS cpu_mj FROM job_nodes WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id`)
+      .all(JSON.stringify(ids));
+    for (const r of rows) out.set(r.job_id, { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj });
+    return out;
+  }
+
+  clusterEnergyMj(fromTs: number, toTs: number): number {
+    return this.#stmt.clusterEnergy.get(fromTs, toTs)?.mj ?? 0;
+  }
+
+  nodeBalance(fromTs: number, toTs: number): NodeBalance[] {
+    return this.#stmt.balance.all(fromTs, toTs).map((r) => ({ node: r.node, deviceMj: r.device_mj, jobsMj: r.jobs_mj, idleMj: r.idle_mj }));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The collector's books. One interface, so the embedded SQLite store and (later) InfluxDB
+ * run the same contract tests. Energies are integer millijoules; times ms since the epoch.
+ */
+import type { JobAllocation, JobState } from '@stroom/protocol';
+
+/** Energy split of one delta or total, in mJ. */
+export interface SplitMj {
+  gpuMj: number;
+  cpuMj: number;
+}
+
+/** What the ledger remembers per node and epoch, so a restart neither loses nor doubles. */
+export interface LedgerState {
+  readonly node: string;
+  readonly epoch: string;
+  lastSeq: number;
+  lastTs: number;
+  /** Last counter value per key: `d:<device>`, `j:<job>`, `i:gpu`, `i:cpu`. */
+  counters: Record<string, number>;
+}
+
+/** Everything one accepted batch changes in the books. */
+export interface BatchEffect {
+  readonly node: string;
+  readonly ts: number;
+  readonly ledger: LedgerState;
+  /** Energy of the node's devices in this batch's interval. */
+  readonly nodeMj: SplitMj;
+  readonly idleMj: SplitMj;
+  readonly jobsMj: ReadonlyMap<string, SplitMj>;
+  /** The node's job map at `ts`; jobs on the node before and missing now have ended there. */
+  readonly jobs: readonly JobAllocation[];
+}
+
+/** A job's row, with its energy so far. */
+export interface JobRecord {
+  readonly id: string;
+  readonly user: string;
+  readonly account: string;
+  readonly name: string | null;
+  readonly partition: string | null;
+  readonly state: JobState;
+  readonly startTs: number;
+  readonly endTs: number | null;
+  readonly nodes: string[];
+  readonly gpus: number;
+  readonly energyMj: SplitMj;
+}
+
+/** Filter of a job listing. */
+export interface JobQuery {
+  readonly state?: JobState;
+  readonly user?: string;
+  readonly account?: string;
+  readonly limit?: number;
+}
+
+/** Energy of one node over a period, for the balance check: jobs + idle = devices. */
+export interface NodeBalance {
+  readonly node: string;
+  readonly deviceMj: number;
+  readonly jobsMj: number;
+  readonly idleMj: number;
+}
+
+/** The collector's storage. */
+export interface Store {
+  loadLedger(node: string, epoch: string): LedgerState | undefined;
+  /** Apply the effects of many batches atomically (one transaction). */
+  commit(effects: readonly BatchEffect[]): void;
+  job(id: string): JobRecord | undefined;
+  jobs(query: JobQuery): JobRecord[];
+  /** Energy of the given jobs, in one query. */
+  jobEnergy(ids: readonly string[]): Map<string, SplitMj>;
+  /** Cluster energy in mJ measured in [fromTs, toTs). */
+  clusterEnergyMj(fromTs: number, toTs: number): number;
+  /** Per-node device, job and idle energy in [fromTs, toTs). */
+  nodeBalance(fromTs: number, toTs: number): NodeBalance[];
+  close(): void;
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { Batch } from '@stroom/protocol';
+import { applyBatch, emptyLedger } from '../../src/ledger/ledger.js';
+import type { LedgerState } from '../../src/store/store.js';
+
+function batch(seq: number, gpuMj: number, jobMj: number, idleMj: number): Batch {
+  return {
+    v: 1, type: 'batch', node: 'n1', epoch: 'e1', seq, ts: 1_000 * seq, samples: [],
+    counters: {
+      devices: [{ id: 'GPU-a', kind: 'gpu', energyMj: gpuMj }],
+      jobs: [{ id: '7', gpuEnergyMj: jobMj, cpuEnergyMj: 0 }],
+      idle: { gpuEnergyMj: idleMj, cpuEnergyMj: 0 },
+    },
+    jobs: [{ id: '7', user: 'u', account: 'a', startTs: 0, gpus: ['GPU-a'], cpuCores: 0 }],
+    gaps: 0,
+  };
+}
+
+/** Feed batches in the given order; return total node, job and idle energy counted. */
+function feed(batches: Batch[]): { node: number; job: number; idle: number; duplicates: number; state: LedgerState } {
+  let state = emptyLedger('n1', 'e1');
+  const out = { node: 0, job: 0, idle: 0, duplicates: 0 };
+  for (const b of batches) {
+    const r = applyBatch(state, b);
+    if (r.kind === 'duplicate') { out.duplicates += 1; continue; }
+    state = r.effect.ledger;
+    out.node += r.effect.nodeMj.gpuMj;
+    out.job += r.effect.jobsMj.get('7')?.gpuMj ?? 0;
+    out.idle += r.effect.idleMj.gpuMj;
+  }
+  return { ...out, state };
+}
+
+describe('ledger', () => {
+  const b1 = batch(1, 1000, 600, 400);
+  const b2 = batch(2, 2500, 1800, 700);
+  const b3 = batch(3, 4000, 3000, 1000);
+
+  it('counts counter differences from 0 at the start of an epoch', () => {
+    expect(feed([b1, b2, b3])).toMatchObject({ node: 4000, job: 3000, idle: 1000, duplicates: 0 });
+  });
+
+  it('does not count a duplicated batch twice', () => {
+    expect(feed([b1, b2, b2, b1, b3, b3])).toMatchObject({ node: 4000, job: 3000, idle: 1000, duplicates: 3 });
+  });
+
+  it('loses nothing when a batch is missing or comes late: the next delta covers it', () => {
+    expect(feed([b1, b3])).toMatchObject({ node: 4000, job: 3000, idle: 1000 });
+    expect(feed([b1, b3, b2])).toMatchObject({ node: 4000, job: 3000, idle: 1000, duplicates: 1 });
+  });
+
+  it('starts a new baseline when a counter goes backwards, never negative energy', () => {
+    let state = emptyLedger('n1', 'e1');
+    const first = applyBatch(state, b2);
+    if (first.kind !== 'counted') throw new Error('counted expected');
+    state = first.effect.ledger;
+    const back = applyBatch(state, batch(3, 100, 50, 50));
+    expect(back.kind).toBe('counted');
+    if (back.kind !== 'counted') return;
+    expect(back.resets).toEqual(['d:GPU-a', 'j:7:gpu', 'i:gpu']);
+    expect(back.effect.nodeMj).toEqual({ gpuMj: 0, cpuMj: 0 });
+    const after = applyBatch(back.effect.ledger, batch(4, 600, 350, 250));
+    expect(after.kind === 'counted' && after.effect.nodeMj.gpuMj).toBe(500);
+  });
+
+  it('does not modify the state it was given', () => {
+    const state = emptyLedger('n1', 'e1');
+    applyBatch(state, b1);
+    expect(state).toEqual(emptyLedger('n1', 'e1'));
+  });
+});

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterSummary, JobSummary } from '@stroom/protocol';
+import { runAgent, SimulatedNode } from '@stroom/agent';
+import type { RunningAgent } from '@stroom/agent';
+import { AgentTokens, startCollector } from '@stroom/collector';
+import type { Collector } from '@stroom/collector';
+import { getJson, tempDir, testLog } from './helpers.js';
+
+const NODES = ['gcn1', 'gcn2'];
+const RUN_MS = 6000;
+
+describe('collector and two simulated agents over loopback', () => {
+  const data = tempDir('e2e');
+  const log = testLog();
+  let collector: Collector;
+  const sims = new Map<string, SimulatedNode>();
+  const agents: RunningAgent[] = [];
+
+  beforeAll(async () => {
+    const tokens = new AgentTokens(NODES.map((n) => [n, `token-for-${n}-0123456789`] as const));
+    collector = await startCollector({ host: '127.0.0.1', port: 0, dataDir: data.dir, tokens, log });
+    for (const [i, node] of NODES.entries()) {
+      // Jobs last 0.4-1.6 s so several start and end within the run.
+      const sim = new SimulatedNode({ node, nodeOrdinal: i + 1, gpus: 4, seed: 42, timeScale: 0.4 });
+      sims.set(node, sim);
+      agents.push(await runAgent({ node, devices: sim, jobs: sim.jobs, intervalMs: 100, log, collectorUrl: collector.url, token: `token-for-${node}-0123456789` }));
+    }
+    await new Promise((r) => setTimeout(r, RUN_MS));
+    const drained = await Promise.all(agents.map((a) => a.stop(5000)));
+    expect(drained).toEqual([true, true]);
+  });
+
+  afterAll(async () => {
+    await collector?.close();
+    data.remove();
+  });
+
+  it('has per-job energy in the API equal to what the simulated sources integrated, within 0.1 %', async () => {
+    const truth = new Map<string, { gpuMj: number; cpuMj: number }>();
+    for (const sim of sims.values()) {
+      for (const [id, mj] of Object.entries(sim.truth().jobsMj)) truth.set(id, mj);
+    }
+    expect(truth.size).toBeGreaterThanOrEqual(4);
+    const { body } = await getJson<{ jobs: JobSummary[] }>(`${collector.url}/api/v1/jobs?limit=1000`);
+    const api = new Map(body.jobs.map((j) => [j.id, j]));
+    for (const [id, mj] of truth) {
+      const job = api.get(id);
+      expect(job, `job ${id} missing from the API`).toBeDefined();
+      if (job === undefined) continue;
+      const wantJ = (mj.gpuMj + mj.cpuMj) / 1000;
+      if (wantJ === 0) continue;
+      expect(Math.abs(job.energyJ.total - wantJ) / wantJ, `job ${id}: API ${job.energyJ.total} J, truth ${wantJ} J`).toBeLessThan(0.001);
+      expect(Math.abs(job.energyJ.gpu - mj.gpuMj / 1000)).toBeLessThanOrEqual(Math.max(0.001 * mj.gpuMj / 1000, 0.01));
+      expect(job.energyJ.total).toBeCloseTo(job.energyJ.gpu + job.energyJ.cpu + job.energyJ.other, 6);
+    }
+  });
+
+  it('keeps jobs + idle equal to node energy for every node, and node energy equal to the truth', () => {
+    const balance = collector.store.nodeBalance(0, Number.MAX_SAFE_INTEGER);
+    expect(balance.map((b) => b.node)).toEqual(NODES);
+    for (const b of balance) {
+      expect(b.jobsMj + b.idleMj).toBe(b.deviceMj);
+      const sim = sims.get(b.node);
+      const truthMj = Object.values(sim?.truth().devicesMj ?? {}).reduce((a, c) => a + c, 0);
+      expect(Math.abs(b.deviceMj - truthMj) / truthMj).toBeLessThan(0.001);
+    }
+  });
+
+  it('shows jobs with their owner, nodes, GPUs and end time', async () => {
+    const sim = sims.get('gcn1');
+    const first = sim?.jobsEver()[0];
+    expect(first).toBeDefined();
+    if (first === undefined) return;
+    const { status, body } = await getJson<JobSummary>(`${collector.url}/api/v1/jobs/${first.id}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: first.id, user: first.user, account: first.account, startTs: first.startTs, nodes: ['gcn1'], gpus: first.gpus.length });
+    expect(['running', 'completed']).toContain(body.state);
+    const missing = await getJson<{ error: string }>(`${collector.url}/api/v1/jobs/does-not-exist`);
+    expect(missing).toEqual({ status: 404, body: { error: 'job does-not-exist not found' } });
+  });
+
+  it('reports the cluster', async () => {
+    const { status, body } = await getJson<ClusterSummary>(`${collector.url}/api/v1/cluster`);
+    expect(status).toBe(200);
+    expect(body.nodes).toBe(2);
+    expect(body.gpus).toBe(8);
+    const truthJ = [...sims.values()].flatMap((s) => Object.values(s.truth().devicesMj)).reduce((a, c) => a + c, 0) / 1000;
+    expect(Math.abs(body.energyJ - truthJ) / truthJ).toBeLessThan(0.001);
+  });
+});
