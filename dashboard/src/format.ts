@@ -66,6 +66,12 @@ export function powerInUnit(w: number, unit: 'W' | 'kW' | 'MW'): string {
   return sig3(w / div);
 }
 
+/** Axis tick text in a fixed unit, trailing zeros dropped: 2.50 MW -> "2.5 MW", 20.0 kW -> "20 kW". */
+export function powerTick(w: number, unit: 'W' | 'kW' | 'MW'): string {
+  const text = powerInUnit(w, unit);
+  return `${text.includes('.') ? text.replace(/\.?0+$/, '') : text} ${unit}`;
+}
+
 /** The unit that reads best for the largest value on an axis. */
 export function powerUnitFor(maxAbsW: number): 'W' | 'kW' | 'MW' {
   if (!(maxAbsW >= 1000)) return 'W';
@@ -145,6 +151,11 @@ export function formatCount(n: number | null | undefined): string {
 export function formatClock(tsMs: number, tzOffsetMin = new Date(tsMs).getTimezoneOffset()): string {
   const d = new Date(tsMs - tzOffsetMin * 60_000);
   return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
+/** Local "HH:MM" of a ms timestamp (axis ticks). */
+export function formatHm(tsMs: number, tzOffsetMin = new Date(tsMs).getTimezoneOffset()): string {
+  return formatClock(tsMs, tzOffsetMin).slice(0, 5);
 }
 
 function pad2(n: number): string {

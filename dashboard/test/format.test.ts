@@ -12,7 +12,9 @@ import {
   formatPower,
   formatTemp,
   groupThousands,
+  formatHm,
   powerInUnit,
+  powerTick,
   powerParts,
   powerUnitFor,
   sig3,
@@ -66,6 +68,11 @@ describe('power', () => {
     expect(powerUnitFor(2e6)).toBe('MW');
     expect(powerInUnit(1_500_000, 'MW')).toBe('1.50');
     expect(powerInUnit(250_000, 'kW')).toBe('250');
+    expect(powerTick(2_500_000, 'MW')).toBe('2.5 MW');
+    expect(powerTick(3_000_000, 'MW')).toBe('3 MW');
+    expect(powerTick(20_000, 'kW')).toBe('20 kW');
+    expect(powerTick(0, 'kW')).toBe('0 kW');
+    expect(powerTick(100, 'W')).toBe('100 W');
   });
 });
 
@@ -118,5 +125,6 @@ describe('other units', () => {
     const ts = Date.UTC(2024, 4, 1, 13, 4, 5);
     expect(formatClock(ts, 0)).toBe('13:04:05');
     expect(formatClock(ts, -120)).toBe('15:04:05');
+    expect(formatHm(ts, 0)).toBe('13:04');
   });
 });

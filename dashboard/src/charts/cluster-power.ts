@@ -5,7 +5,7 @@
  * switch with the colour scheme.
  */
 import uPlot from 'uplot';
-import { formatPower, powerInUnit, powerUnitFor } from '../format.js';
+import { formatClock, formatHm, formatPower, powerTick, powerUnitFor } from '../format.js';
 import { type PowerColumns, WINDOW_S, appendPoint, describeSeries, emptyColumns, mergeHistory } from './power-series.js';
 
 export interface ClusterPowerOptions {
@@ -49,6 +49,10 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
   let cols = emptyColumns();
   let colours = readColours(el);
 
+  const at = (col: 0 | 1, v: number | null, idx: number | null, fmt: (x: number) => string): string => {
+    const x = idx === null ? cols[col][cols[col].length - 1] : v;
+    return x === null || x === undefined ? '—' : fmt(x);
+  };
   const font = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif';
   const axis = (): uPlot.Axis => ({
     stroke: () => colours.axis,
@@ -60,25 +64,31 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
     width: Math.max(200, el.clientWidth),
     height,
     pxAlign: 0,
-    cursor: { y: false, points: { size: 7 } },
+    // Data is replaced every second, which would undo a drag-zoom at once: no zoom.
+    cursor: { y: false, points: { size: 7 }, drag: { x: false, y: false } },
     legend: { show: true, live: true },
     scales: {
       x: { time: true },
       y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1000] },
     },
     axes: [
-      axis(),
+      {
+        ...axis(),
+        values: (_u, splits, _axis, _space, incr) =>
+          splits.map((s) => (incr < 60 ? formatClock(s * 1000) : formatHm(s * 1000))),
+      },
       {
         ...axis(),
         size: 70,
         values: (_u, splits) => {
           const unit = powerUnitFor(Math.max(...splits.map((s) => Math.abs(s))));
-          return splits.map((s) => `${powerInUnit(s, unit)} ${unit}`);
+          return splits.map((s) => powerTick(s, unit));
         },
       },
     ],
     series: [
-      { label: 'Time' },
+      // Legend values: the hovered point, or the newest one when the pointer is elsewhere.
+      { label: 'Time', value: (_u, v, _s, idx) => at(0, v, idx, (x) => formatClock(x * 1000)) },
       {
         label: 'Cluster power',
         stroke: () => colours.line,
@@ -94,7 +104,7 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
         },
         spanGaps: false,
         points: { show: false },
-        value: (_u, v) => formatPower(v),
+        value: (_u, v, _s, idx) => at(1, v, idx, formatPower),
       },
     ],
   };
