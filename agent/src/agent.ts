@@ -9,7 +9,8 @@ import { AGENT_VERSION } from './constants.js';
 import { Meter } from './energy/meter.js';
 import { makeEpoch } from './epoch.js';
 import { toSample } from './gauges.js';
-import type { DeviceReadings, DeviceSource, Inventory, JobSource, Tick } from './source.js';
+import { SourceSet } from './source-set.js';
+import type { DeviceSource, Inventory, JobSource, Tick } from './source.js';
 import type { Spool } from './spool/spool.js';
 
 /** Wall and monotonic clocks, injectable for tests. */
@@ -32,7 +33,10 @@ export interface AgentOptions {
   readonly intervalMs: number;
   /** Ticks per batch (default 1: one batch per sampling interval). */
   readonly ticksPerBatch?: number;
-  readonly devices: DeviceSource;
+  /** Device sources (GPU, RAPL, host); a disabled or failing one costs only its own data. */
+  readonly devices: DeviceSource | readonly DeviceSource[];
+  /** Longest a source read may take, ms (default 80 % of the interval). */
+  readonly readDeadlineMs?: number;
   readonly jobs: JobSource;
   readonly spool: Spool;
   readonly log: Logger;
@@ -49,6 +53,7 @@ export class Agent {
   readonly #startTs: number;
   #epoch: string;
   #inventory: Inventory | undefined;
+  readonly #sources: SourceSet;
   #meter: Meter | undefined;
   #seq = 0;
   #samples: Sample[] = [];
@@ -64,6 +69,13 @@ export class Agent {
     this.#clock = options.clock ?? systemClock;
     this.#startTs = this.#clock.nowMs();
     this.#epoch = options.epoch ?? makeEpoch(this.#startTs);
+    const devices = Array.isArray(options.devices) ? options.devices : [options.devices as DeviceSource];
+    this.#sources = new SourceSet(devices, options.log, options.readDeadlineMs ?? Math.max(50, Math.floor(options.intervalMs * 0.8)));
+  }
+
+  /** The device sources and their read statistics. */
+  get sources(): SourceSet {
+    return this.#sources;
   }
 
   get epoch(): string {
@@ -72,7 +84,7 @@ export class Agent {
 
   /** Find the devices; must be called before ticking. */
   async probe(): Promise<Hello> {
-    const inventory = await this.#o.devices.probe();
+    const inventory = await this.#sources.probe();
     this.#inventory = inventory;
     this.#meter = new Meter({
       intervalMs: this.#o.intervalMs,
@@ -94,7 +106,8 @@ export class Agent {
       agentVersion: AGENT_VERSION,
       ts: this.#startTs,
       intervalMs: this.#o.intervalMs,
-      inventory: { gpus: [...inventory.gpus], cpus: [...inventory.cpus] },
+      inventory: { gpus: [...inventory.gpus], cpus: [...inventory.cpus], ...(inventory.host === undefined ? {} : { host: inventory.host }) },
+      sources: [...this.#sources.statuses],
     };
   }
 
@@ -105,7 +118,7 @@ export class Agent {
     const tick: Tick = { ts: Math.round(this.#clock.nowMs()), monoMs: this.#clock.monoMs() };
     // Job map first, then devices, with one instant for both: ownership changes at ticks.
     const jobs = await this.#read('jobs', () => this.#o.jobs.read(tick), this.#jobs);
-    const readings = await this.#read<DeviceReadings>('devices', () => this.#o.devices.read(tick), { gpus: [], cpus: [] });
+    const readings = await this.#sources.read(tick);
     meter.update(tick, readings, jobs);
     this.#jobs = jobs;
     this.#samples.push(toSample(tick.ts, readings));

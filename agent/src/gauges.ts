@@ -24,9 +24,10 @@ export function cpuGauge(r: CpuReading): CpuGauge {
 
 /** One sample for the wire from one tick's readings. DRAM domains carry no gauges of their own. */
 export function toSample(ts: number, readings: DeviceReadings): Sample {
-  return {
+  const sample: Sample = {
     ts,
     gpus: readings.gpus.map(gpuGauge),
     cpus: readings.cpus.filter((c) => c.kind === 'cpu').map(cpuGauge),
   };
+  return readings.host === undefined ? sample : { ...sample, host: readings.host };
 }

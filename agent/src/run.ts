@@ -13,7 +13,7 @@ import { MemorySpool } from './spool/memory-spool.js';
 /** Options of a running agent. */
 export interface RunAgentOptions {
   readonly node: string;
-  readonly devices: DeviceSource;
+  readonly devices: DeviceSource | readonly DeviceSource[];
   readonly jobs: JobSource;
   readonly intervalMs: number;
   readonly log: Logger;
@@ -78,7 +78,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
         drained = await link.drained(drainMs);
         await link.close();
       }
-      await o.devices.stop?.();
+      await agent.sources.stop();
       await o.jobs.stop?.();
       return drained;
     },

@@ -2,7 +2,7 @@
  * What every telemetry source gives the agent. A source reads devices (GPUs, CPU packages)
  * or the node's job map; the meter, spool and link are the same whichever source is used.
  */
-import type { CpuInfo, GpuInfo, JobAllocation } from '@stroom/protocol';
+import type { CpuInfo, GpuInfo, HostGauge, HostInfo, JobAllocation } from '@stroom/protocol';
 
 /** One tick of the agent's clock: both sources and the meter see the same instant. */
 export interface Tick {
@@ -42,16 +42,18 @@ export interface CpuReading {
   readonly utilRatio?: number;
 }
 
-/** Everything a device source read at one tick. */
+/** Everything a device source read at one tick. A source fills only what it reads. */
 export interface DeviceReadings {
   readonly gpus: readonly GpuReading[];
   readonly cpus: readonly CpuReading[];
+  readonly host?: HostGauge;
 }
 
 /** What a device source found at start. */
 export interface Inventory {
   readonly gpus: readonly GpuInfo[];
   readonly cpus: readonly CpuInfo[];
+  readonly host?: HostInfo;
 }
 
 /** Thrown by `probe()` to disable one source with a message that says why and how to fix it. */

@@ -51,7 +51,7 @@ describe('Agent', () => {
     expect(spool.stats.batches).toBe(3);
   });
 
-  it('keeps ticking when a source fails, and warns once', async () => {
+  it('keeps ticking while a source fails, and warns once', async () => {
     const clock = steppedClock(1000);
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push((JSON.parse(line) as { msg: string }).msg) });
@@ -61,7 +61,7 @@ describe('Agent', () => {
       probe: async () => ({ gpus: [], cpus: [] }),
       read: async (_tick: Tick) => {
         calls += 1;
-        if (calls % 2 === 0) throw new Error('nvidia-smi exited with 255');
+        if (calls >= 2) throw new Error('nvidia-smi exited with 255');
         return { gpus: [{ uuid: 'GPU-a', powerW: 100 }], cpus: [] };
       },
     };
@@ -71,6 +71,24 @@ describe('Agent', () => {
       await agent.tick();
       clock.advance();
     }
-    expect(warnings).toEqual(['devices source failed: nvidia-smi exited with 255']);
+    expect(warnings).toEqual(['source flaky failed: nvidia-smi exited with 255']);
+    expect(agent.sources.stats.get('flaky')).toMatchObject({ reads: 5, errors: 4, timeouts: 0 });
+  });
+
+  it('gives up on a hung source at the deadline without stalling the tick, and disables a missing one', async () => {
+    const clock = steppedClock(100);
+    const hung: DeviceSource = { name: 'hung', probe: async () => ({ gpus: [], cpus: [] }), read: () => new Promise(() => undefined) };
+    const missing: DeviceSource = { name: 'rapl', probe: async () => { throw new Error('no /sys/class/powercap'); }, read: async () => ({ gpus: [], cpus: [] }) };
+    const good: DeviceSource = { name: 'good', probe: async () => ({ gpus: [], cpus: [] }), read: async () => ({ gpus: [{ uuid: 'GPU-a', powerW: 100 }], cpus: [] }) };
+    const agent = new Agent({ node: 'n1', intervalMs: 100, readDeadlineMs: 30, devices: [hung, missing, good], jobs: { name: 'none', read: async () => [] }, spool: new MemorySpool(), log, clock });
+    const hello = await agent.probe();
+    expect(hello.sources).toEqual([{ name: 'hung', state: 'ok' }, { name: 'rapl', state: 'disabled', reason: 'no /sys/class/powercap' }, { name: 'good', state: 'ok' }]);
+    let batch;
+    for (let i = 0; i < 3; i++) {
+      batch = await agent.tick();
+      clock.advance();
+    }
+    expect(batch?.samples[0]?.gpus).toEqual([{ uuid: 'GPU-a', powerW: 100 }]);
+    expect(agent.sources.stats.get('hung')).toMatchObject({ reads: 1, timeouts: 3 });
   });
 });

@@ -14,11 +14,31 @@ const name = z.string().min(1).max(256);
 const counterMj = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const ratio = z.number().min(0).max(1);
 
+/** One MIG device (a slice of a physical GPU) as the agent found it at start. */
+export const MigDeviceInfoSchema = z.object({
+  /** `MIG-...` UUID, what Slurm and CUDA_VISIBLE_DEVICES name. */
+  uuid: name,
+  /** MIG device index within its parent GPU. */
+  index: z.number().int().nonnegative(),
+  /** Profile, e.g. `3g.40gb`. */
+  profile: z.string().max(64).optional(),
+  /** Compute slices of the parent this device holds (the `3` of `3g.40gb`); energy is shared by it. */
+  slices: z.number().int().positive(),
+});
+export type MigDeviceInfo = z.infer<typeof MigDeviceInfoSchema>;
+
 /** One GPU as the agent found it at start. */
 export const GpuInfoSchema = z.object({
   uuid: name,
   index: z.number().int().nonnegative(),
   name: z.string().max(256),
+  /** Minor number of /dev/nvidiaN, what Slurm's gres.conf and cgroups know the GPU by. */
+  minor: z.number().int().nonnegative().optional(),
+  pciBusId: z.string().max(64).optional(),
+  /** MIG devices when MIG mode is on; power and energy stay per physical GPU. */
+  migDevices: z.array(MigDeviceInfoSchema).max(64).optional(),
+  /** Total compute slices of the GPU in MIG mode (7 on A100/H100/H200). */
+  migSlices: z.number().int().positive().optional(),
   memTotalBytes: z.number().nonnegative().optional(),
   powerLimitW: z.number().positive().optional(),
   /** True when the GPU has a hardware energy counter (NVML total energy, Volta and newer). */
@@ -32,6 +52,17 @@ export const CpuInfoSchema = z.object({
   model: z.string().max(256).optional(),
   cores: z.number().int().positive(),
 });
+
+/** The host as the agent found it at start. */
+export const HostInfoSchema = z.object({
+  hostname: z.string().max(256).optional(),
+  cpuModel: z.string().max(256).optional(),
+  logicalCpus: z.number().int().positive().optional(),
+  memTotalBytes: z.number().nonnegative().optional(),
+  os: z.string().max(256).optional(),
+  kernel: z.string().max(256).optional(),
+});
+export type HostInfo = z.infer<typeof HostInfoSchema>;
 export type CpuInfo = z.infer<typeof CpuInfoSchema>;
 
 /** First message on every agent connection: who the node is and what it has. */
@@ -47,7 +78,10 @@ export const HelloSchema = z.object({
   inventory: z.object({
     gpus: z.array(GpuInfoSchema).max(1024),
     cpus: z.array(CpuInfoSchema).max(1024),
+    host: HostInfoSchema.optional(),
   }),
+  /** Device sources that are running, and those disabled with the reason (shown to operators). */
+  sources: z.array(z.object({ name, state: z.enum(['ok', 'disabled']), reason: z.string().max(512).optional() })).max(64).optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
@@ -71,11 +105,25 @@ export const CpuGaugeSchema = z.object({
 });
 export type CpuGauge = z.infer<typeof CpuGaugeSchema>;
 
+/** Host gauges at one sample (from /proc). */
+export const HostGaugeSchema = z.object({
+  /** Busy fraction of all logical CPUs, 0..1. */
+  cpuUtilRatio: ratio.optional(),
+  /** Busy fraction per logical CPU, in CPU number order. */
+  coreUtilRatio: z.array(ratio).max(4096).optional(),
+  memUsedBytes: z.number().nonnegative().optional(),
+  memTotalBytes: z.number().nonnegative().optional(),
+  /** 1-minute load average. */
+  load1: z.number().nonnegative().optional(),
+});
+export type HostGauge = z.infer<typeof HostGaugeSchema>;
+
 /** Everything read at one tick of the agent's clock. */
 export const SampleSchema = z.object({
   ts: tsMs,
   gpus: z.array(GpuGaugeSchema).max(1024),
   cpus: z.array(CpuGaugeSchema).max(1024),
+  host: HostGaugeSchema.optional(),
 });
 export type Sample = z.infer<typeof SampleSchema>;
 
