@@ -7,7 +7,8 @@ import { PROTOCOL_VERSION } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import { AGENT_VERSION } from './constants.js';
 import { Meter } from './energy/meter.js';
-import { makeEpoch } from './epoch.js';
+import { bootId } from './epoch.js';
+import type { StateStore } from './state/agent-state.js';
 import { toSample } from './gauges.js';
 import { SourceSet } from './source-set.js';
 import type { DeviceSource, Inventory, JobSource, Tick } from './source.js';
@@ -42,6 +43,10 @@ export interface AgentOptions {
   readonly log: Logger;
   readonly epoch?: string;
   readonly clock?: Clock;
+  /** Persisted epoch, seq and meter; with it a restart on the same boot continues the counters. */
+  readonly state?: StateStore;
+  /** Boot id (default: the kernel's); a different one than the persisted state's starts a new epoch. */
+  readonly bootId?: string;
   /** Called with every batch appended to the spool (for `--print`). */
   readonly onBatch?: (batch: Batch) => void;
 }
@@ -52,6 +57,7 @@ export class Agent {
   readonly #clock: Clock;
   readonly #startTs: number;
   #epoch: string;
+  readonly #bootId: string;
   #inventory: Inventory | undefined;
   readonly #sources: SourceSet;
   #meter: Meter | undefined;
@@ -68,7 +74,8 @@ export class Agent {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#startTs = this.#clock.nowMs();
-    this.#epoch = options.epoch ?? makeEpoch(this.#startTs);
+    this.#bootId = options.bootId ?? bootId();
+    this.#epoch = options.epoch ?? `${this.#bootId}:${this.#startTs}`;
     const devices = Array.isArray(options.devices) ? options.devices : [options.devices as DeviceSource];
     this.#sources = new SourceSet(devices, options.log, options.readDeadlineMs ?? Math.max(50, Math.floor(options.intervalMs * 0.8)));
   }
@@ -89,8 +96,16 @@ export class Agent {
     this.#meter = new Meter({
       intervalMs: this.#o.intervalMs,
       cpus: inventory.cpus,
+      gpus: inventory.gpus,
       onCounterReset: (id) => this.#o.log.warn({ device: id }, 'energy counter went backwards (device reset?): new baseline, nothing counted for that interval'),
     });
+    const saved = this.#o.state?.load();
+    if (saved !== undefined && saved.bootId === this.#bootId && saved.node === this.#o.node) {
+      this.#epoch = saved.epoch;
+      this.#seq = saved.seq;
+      this.#meter.restore(saved.meter);
+      this.#o.log.info({ epoch: saved.epoch, seq: saved.seq }, 'continuing the counters of the previous run on this boot');
+    }
     return this.hello();
   }
 
@@ -190,6 +205,9 @@ export class Agent {
     };
     this.#samples = [];
     this.#ticksSinceBatch = 0;
+    // State first: if the agent dies before the spool write, the next batch still carries
+    // these cumulative counters; the other order could reuse a seq for different data.
+    this.#o.state?.save({ v: 1, node: this.#o.node, bootId: this.#bootId, epoch: this.#epoch, seq: this.#seq, meter: meter.state() });
     this.#o.spool.append(batch);
     this.#o.onBatch?.(batch);
     return batch;

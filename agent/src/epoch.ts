@@ -1,4 +1,4 @@
-/** The counter epoch: counters restart from 0 whenever the node reboots or the agent restarts. */
+/** The boot id half of the counter epoch: counters restart from 0 when the node reboots. */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -9,9 +9,4 @@ export function bootId(procRoot = '/proc'): string {
   } catch {
     return hostname();
   }
-}
-
-/** Epoch id for an agent started at `startTs` (ms since the Unix epoch). */
-export function makeEpoch(startTs: number, procRoot?: string): string {
-  return `${bootId(procRoot)}:${startTs}`;
 }

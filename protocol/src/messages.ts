@@ -161,6 +161,11 @@ export const JobAllocationSchema = z.object({
   gpus: z.array(name).max(1024),
   /** CPU cores allocated to the job on this node. */
   cpuCores: z.number().int().nonnegative(),
+  /**
+   * Share of the node's CPU time the job used over the last interval, 0..1, from its cgroup.
+   * When every job on the node has it, CPU energy is split by it instead of by cores.
+   */
+  cpuShareRatio: ratio.optional(),
 });
 export type JobAllocation = z.infer<typeof JobAllocationSchema>;
 

@@ -6,7 +6,7 @@
  * power on the monotonic clock; per-interval attribution to the job that held the device
  * at the start of the interval. Is not: a store of history (only running totals).
  */
-import type { CpuInfo, DeviceCounter, DeviceKind, EnergySplit, JobAllocation, JobCounter } from '@stroom/protocol';
+import type { CpuInfo, DeviceCounter, DeviceKind, EnergySplit, GpuInfo, JobAllocation, JobCounter } from '@stroom/protocol';
 import type { DeviceReadings, Tick } from '../source.js';
 import { counterStep, splitInteger, trapezoidMj } from './integrator.js';
 
@@ -18,6 +18,8 @@ export interface MeterOptions {
   readonly maxGapIntervals?: number;
   /** CPU packages of the node; their cores are what CPU energy is split by. */
   readonly cpus: readonly CpuInfo[];
+  /** GPUs of the node; needed only for MIG, where jobs hold slices of a physical GPU. */
+  readonly gpus?: readonly GpuInfo[];
   /** How long an ended job's counter keeps being reported, in ms (default 15 min). */
   readonly retainEndedMs?: number;
   /** Called once per device whose hardware counter went backwards (a new baseline). */
@@ -39,6 +41,16 @@ interface JobState {
   endedMonoMs?: number;
 }
 
+/** Everything the meter needs to continue its counters after an agent restart (JSON-safe). */
+export interface MeterState {
+  readonly devices: Array<{ id: string; kind: DeviceKind; exactMj: number; lastMonoMs?: number; lastPowerW?: number; lastCounterMj?: number }>;
+  readonly jobs: Array<{ id: string; counter: EnergySplit; endedMonoMs?: number }>;
+  readonly idle: EnergySplit;
+  readonly owners: JobAllocation[];
+  readonly gaps: number;
+  readonly resets: number;
+}
+
 /** Power-to-energy meter for one node and one epoch. */
 export class Meter {
   readonly #maxGapMs: number;
@@ -52,12 +64,23 @@ export class Meter {
   #owners: readonly JobAllocation[] = [];
   #gaps = 0;
   #resets = 0;
+  /** MIG device UUID -> its physical GPU and the compute slices it holds. */
+  readonly #migParent = new Map<string, { parent: string; slices: number }>();
+  /** Physical GPU UUID -> total compute slices (MIG mode only). */
+  readonly #gpuSlices = new Map<string, number>();
 
   constructor(options: MeterOptions) {
     this.#maxGapMs = (options.maxGapIntervals ?? 3) * options.intervalMs;
     this.#totalCores = options.cpus.reduce((sum, c) => sum + c.cores, 0);
     this.#retainEndedMs = options.retainEndedMs ?? 15 * 60_000;
     this.#onCounterReset = options.onCounterReset;
+    for (const gpu of options.gpus ?? []) {
+      const migs = gpu.migDevices ?? [];
+      if (migs.length === 0) continue;
+      // A GPU in MIG mode has 7 compute slices on A100/H100/H200; unassigned slices are idle.
+      this.#gpuSlices.set(gpu.uuid, gpu.migSlices ?? Math.max(7, migs.reduce((n, m) => n + m.slices, 0)));
+      for (const m of migs) this.#migParent.set(m.uuid, { parent: gpu.uuid, slices: m.slices });
+    }
   }
 
   /** Sampling intervals that were longer than the gap limit and not integrated. */
@@ -72,21 +95,85 @@ export class Meter {
 
   /** Account one tick: energy since the previous tick goes to the owners of the previous job map. */
   update(tick: Tick, readings: DeviceReadings, jobs: readonly JobAllocation[]): void {
-    const gpuOwner = new Map<string, string>();
-    for (const job of this.#owners) for (const uuid of job.gpus) gpuOwner.set(uuid, job.id);
+    const gpuOwners = this.#gpuOwners();
     let cpuDeltaMj = 0;
     for (const gpu of readings.gpus) {
       const deltaMj = this.#advance(gpu.uuid, 'gpu', tick.monoMs, gpu.powerW, gpu.energyCounterMj);
       if (deltaMj === 0) continue;
-      const owner = gpuOwner.get(gpu.uuid);
-      if (owner === undefined) this.#idle.gpuEnergyMj += deltaMj;
-      else this.#job(owner).counter.gpuEnergyMj += deltaMj;
+      const owners = gpuOwners.get(gpu.uuid);
+      if (owners === undefined) {
+        this.#idle.gpuEnergyMj += deltaMj;
+        continue;
+      }
+      // Power is per physical GPU; MIG slices share it by the compute slices they hold,
+      // never each the whole GPU.
+      const { shares, restMj } = splitInteger(deltaMj, owners.weights, owners.restWeight);
+      owners.jobs.forEach((id, i) => {
+        this.#job(id).counter.gpuEnergyMj += shares[i] ?? 0;
+      });
+      this.#idle.gpuEnergyMj += restMj;
     }
     for (const cpu of readings.cpus) {
       cpuDeltaMj += this.#advance(cpu.id, cpu.kind, tick.monoMs, cpu.powerW, cpu.energyCounterMj);
     }
     if (cpuDeltaMj > 0) this.#splitCpu(cpuDeltaMj);
     this.#setJobMap(tick.monoMs, jobs);
+  }
+
+  /** Who held each physical GPU over the interval now ending, with their weights. */
+  #gpuOwners(): Map<string, { jobs: string[]; weights: number[]; restWeight: number }> {
+    const owners = new Map<string, { jobs: string[]; weights: number[]; restWeight: number }>();
+    for (const job of this.#owners) {
+      for (const uuid of job.gpus) {
+        const mig = this.#migParent.get(uuid);
+        const gpu = mig?.parent ?? uuid;
+        let o = owners.get(gpu);
+        if (o === undefined) {
+          o = { jobs: [], weights: [], restWeight: mig === undefined ? 0 : (this.#gpuSlices.get(gpu) ?? 7) };
+          owners.set(gpu, o);
+        }
+        if (mig === undefined) {
+          // A whole GPU has one owner; a second claim on it would count its energy twice.
+          if (o.jobs.length === 0) {
+            o.jobs.push(job.id);
+            o.weights.push(1);
+          }
+          continue;
+        }
+        o.jobs.push(job.id);
+        o.weights.push(mig.slices);
+        o.restWeight = Math.max(0, o.restWeight - mig.slices);
+      }
+    }
+    return owners;
+  }
+
+  /**
+   * The meter's state, to persist. The monotonic clock (CLOCK_MONOTONIC) runs since boot, so
+   * within one boot a restarted agent can continue from it; a new boot is a new epoch.
+   */
+  state(): MeterState {
+    return {
+      devices: [...this.#devices].map(([id, d]) => ({ id, ...d })),
+      jobs: [...this.#jobs].map(([id, j]) => ({ id, counter: { ...j.counter }, ...(j.endedMonoMs === undefined ? {} : { endedMonoMs: j.endedMonoMs }) })),
+      idle: { ...this.#idle },
+      owners: [...this.#owners],
+      gaps: this.#gaps,
+      resets: this.#resets,
+    };
+  }
+
+  /** Continue from a persisted state (same epoch). */
+  restore(state: MeterState): void {
+    this.#devices.clear();
+    for (const { id, ...d } of state.devices) this.#devices.set(id, { ...d });
+    this.#jobs.clear();
+    for (const j of state.jobs) this.#jobs.set(j.id, j.endedMonoMs === undefined ? { counter: { ...j.counter } } : { counter: { ...j.counter }, endedMonoMs: j.endedMonoMs });
+    this.#idle.gpuEnergyMj = state.idle.gpuEnergyMj;
+    this.#idle.cpuEnergyMj = state.idle.cpuEnergyMj;
+    this.#owners = state.owners;
+    this.#gaps = state.gaps;
+    this.#resets = state.resets;
   }
 
   /** Cumulative counters to put on the wire. */
@@ -129,12 +216,23 @@ export class Meter {
     return Math.floor(d.exactMj) - before;
   }
 
-  /** CPU and DRAM energy split by the cores each job holds; unallocated cores' share is idle. */
+  /**
+   * CPU and DRAM energy of the interval: split by each job's measured CPU-time share when every
+   * job has one (from its cgroup), else by allocated cores; what is left is idle.
+   */
   #splitCpu(deltaMj: number): void {
-    const owners = this.#owners.filter((j) => j.cpuCores > 0);
-    const allocated = owners.reduce((sum, j) => sum + j.cpuCores, 0);
-    const rest = Math.max(0, this.#totalCores - allocated);
-    const { shares, restMj } = splitInteger(deltaMj, owners.map((j) => j.cpuCores), rest);
+    const owners = this.#owners.filter((j) => j.cpuCores > 0 || j.cpuShareRatio !== undefined);
+    const byShare = owners.length > 0 && owners.every((j) => j.cpuShareRatio !== undefined);
+    let weights: number[];
+    let rest: number;
+    if (byShare) {
+      weights = owners.map((j) => j.cpuShareRatio ?? 0);
+      rest = Math.max(0, 1 - weights.reduce((a, b) => a + b, 0));
+    } else {
+      weights = owners.map((j) => j.cpuCores);
+      rest = Math.max(0, this.#totalCores - weights.reduce((a, b) => a + b, 0));
+    }
+    const { shares, restMj } = splitInteger(deltaMj, weights, rest);
     owners.forEach((job, i) => {
       this.#job(job.id).counter.cpuEnergyMj += shares[i] ?? 0;
     });

@@ -142,4 +142,44 @@ describe('Meter', () => {
       expect(meter.snapshot().jobs).toEqual([]);
     });
   });
+
+  describe('MIG', () => {
+    const gpus = [{ uuid: 'GPU-p', index: 0, name: 'H200', migSlices: 7, migDevices: [
+      { uuid: 'MIG-a', index: 0, profile: '3g.71gb', slices: 3 },
+      { uuid: 'MIG-b', index: 1, profile: '2g.35gb', slices: 2 },
+      { uuid: 'MIG-c', index: 2, profile: '1g.18gb', slices: 1 },
+    ] }];
+    it('shares the physical GPU by slices; unassigned slices are idle; nothing counted twice', () => {
+      const meter = new Meter({ intervalMs: 1000, cpus: [], gpus });
+      const read = (mj: number) => ({ gpus: [{ uuid: 'GPU-p', energyCounterMj: mj }], cpus: [] });
+      const jobs = [job('1', ['MIG-a']), job('2', ['MIG-b', 'MIG-c'])];
+      meter.update(tick(0), read(0), jobs);
+      meter.update(tick(1000), read(700_000), jobs);
+      expect(meter.snapshot()).toEqual({
+        devices: [{ id: 'GPU-p', kind: 'gpu', energyMj: 700_000 }],
+        jobs: [{ id: '1', gpuEnergyMj: 300_000, cpuEnergyMj: 0 }, { id: '2', gpuEnergyMj: 300_000, cpuEnergyMj: 0 }],
+        idle: { gpuEnergyMj: 100_000, cpuEnergyMj: 0 },
+      });
+    });
+  });
+
+  describe('CPU share from cgroups', () => {
+    it('splits by measured CPU-time share when every job has one, the rest idle', () => {
+      const meter = new Meter({ intervalMs: 1000, cpus });
+      const read = (mj: number) => ({ gpus: [], cpus: [{ id: 'package-0', kind: 'cpu' as const, energyCounterMj: mj }] });
+      const jobs = [{ ...job('1', [], 48), cpuShareRatio: 0.6 }, { ...job('2', [], 48), cpuShareRatio: 0.1 }];
+      meter.update(tick(0), read(0), jobs);
+      meter.update(tick(1000), read(100_000), jobs);
+      expect(meter.snapshot().jobs).toEqual([{ id: '1', gpuEnergyMj: 0, cpuEnergyMj: 60_000 }, { id: '2', gpuEnergyMj: 0, cpuEnergyMj: 10_000 }]);
+      expect(meter.snapshot().idle).toEqual({ gpuEnergyMj: 0, cpuEnergyMj: 30_000 });
+    });
+    it('falls back to allocated cores when a job has no share', () => {
+      const meter = new Meter({ intervalMs: 1000, cpus });
+      const read = (mj: number) => ({ gpus: [], cpus: [{ id: 'package-0', kind: 'cpu' as const, energyCounterMj: mj }] });
+      const jobs = [{ ...job('1', [], 48), cpuShareRatio: 0.6 }, job('2', [], 24)];
+      meter.update(tick(0), read(0), jobs);
+      meter.update(tick(1000), read(96_000), jobs);
+      expect(meter.snapshot().jobs).toEqual([{ id: '1', gpuEnergyMj: 0, cpuEnergyMj: 48_000 }, { id: '2', gpuEnergyMj: 0, cpuEnergyMj: 24_000 }]);
+    });
+  });
 });

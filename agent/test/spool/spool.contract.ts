@@ -46,9 +46,13 @@ export function describeSpool(name: string, make: (maxBytes?: number) => Spool):
         const size = JSON.stringify(batchOf(1)).length;
         const spool = make(size * 3 + 10);
         for (let seq = 1; seq <= 10; seq++) spool.append(batchOf(seq));
-        expect(spool.stats.batches).toBe(3);
-        expect(spool.stats.dropped).toBe(7);
-        expect(spool.next(0)?.seq).toBe(8);
+        // Implementations may drop in units (a disk segment), but never newer before older.
+        const { batches, dropped, bytes } = spool.stats;
+        expect(batches).toBeGreaterThanOrEqual(1);
+        expect(batches).toBeLessThanOrEqual(3);
+        expect(bytes).toBeLessThanOrEqual(size * 3 + 10);
+        expect(batches + dropped).toBe(10);
+        expect(spool.next(0)?.seq).toBe(11 - batches);
       });
       it('holds many batches and finds the next one quickly', () => {
         const spool = make();
