@@ -49,7 +49,7 @@ export function sig3(x: number): string {
 export function powerParts(w: number | null | undefined): Parts {
   if (!isNum(w)) return { value: MISSING, unit: 'W' };
   const a = Math.abs(w);
-  if (a < 999.5) return { value: sig3(Math.round(w)), unit: 'W' };
+  if (a < 999.5) return { value: String(Math.round(w) || 0), unit: 'W' }; // whole watts
   if (a < 999_500) return { value: sig3(w / 1e3), unit: 'kW' };
   if (a < 999_500_000) return { value: sig3(w / 1e6), unit: 'MW' };
   return { value: sig3(w / 1e9), unit: 'GW' };

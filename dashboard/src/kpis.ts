@@ -35,8 +35,8 @@ export function kpiTexts(c: ClusterSummary, grid: GridSummary | null, users: num
     power: kpi(powerParts(c.powerW), `at ${formatClock(c.ts)}`),
     energyToday: kpi(energyParts(c.energyTodayJ), `${formatEnergy(c.energyJ)} since records began`),
     nodes: {
-      value: nodesUp === null ? MISSING : `${formatCount(nodesUp)} / ${formatCount(c.nodes)}`,
-      unit: 'up',
+      value: nodesUp === null ? MISSING : formatCount(nodesUp),
+      unit: `/ ${formatCount(c.nodes)} up`,
       sub: down === null ? `${formatCount(c.nodes)} known` : down > 0 ? `${formatCount(down)} down` : 'all up',
     },
     gpus: {

@@ -49,6 +49,9 @@ describe('power', () => {
   it('picks W, kW, MW by size', () => {
     expect(formatPower(0)).toBe('0 W');
     expect(formatPower(412.4)).toBe('412 W');
+    expect(formatPower(77)).toBe('77 W');
+    expect(formatPower(4.4)).toBe('4 W');
+    expect(formatPower(-0.2)).toBe('0 W');
     expect(formatPower(999.4)).toBe('999 W');
     expect(formatPower(999.6)).toBe('1.00 kW');
     expect(formatPower(12_345)).toBe('12.3 kW');

@@ -43,7 +43,9 @@ describe('computeGridLayout', () => {
     expect((l.blocks - 1) * l.rowsPerBlock).toBeLessThan(1000); // no empty block
     expect(l.cell).toBeGreaterThanOrEqual(3);
     expect(l.cell).toBeLessThan(10);
-    expect(l.top).toBe(0); // no header on tiny cells
+    // no header on tiny cells, only room for the first label (11 px text on a 12 px pitch)
+    expect(l.top).toBe(Math.ceil((12 - l.cell) / 2));
+    expect(l.height).toBe(2 * l.top + l.rowsPerBlock * l.pitch - (l.pitch - l.cell));
     expect(l.labelEvery).toBeGreaterThan(1); // labels thinned out
     expect(l.labelEvery * l.pitch).toBeGreaterThanOrEqual(12);
   });

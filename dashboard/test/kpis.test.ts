@@ -17,14 +17,14 @@ describe('big numbers', () => {
     const k = kpiTexts(summary, { nodes: 1000, nodesUp: 998, gpus: 8000, allocated: 6100, allocatedIdle: 85, meanRatio: 0.6 }, 57);
     expect(k.power).toMatchObject({ value: '3.46', unit: 'MW' });
     expect(k.energyToday).toEqual({ value: '41.2', unit: 'MWh', sub: '1.50 GWh since records began' });
-    expect(k.nodes).toEqual({ value: '998 / 1000', unit: 'up', sub: '2 down' });
+    expect(k.nodes).toEqual({ value: '998', unit: '/ 1000 up', sub: '2 down' });
     expect(k.gpus).toEqual({ value: '8000', unit: 'GPUs', sub: '6100 allocated · 85 idle' });
     expect(k.jobs).toEqual({ value: '321', unit: 'jobs', sub: 'running now · 57 users' });
   });
 
   it('works from the REST summary alone', () => {
     const k = kpiTexts({ ...summary, jobsRunning: 1 }, null);
-    expect(k.nodes).toEqual({ value: '—', unit: 'up', sub: '1000 known' });
+    expect(k.nodes).toEqual({ value: '—', unit: '/ 1000 up', sub: '1000 known' });
     expect(k.gpus.sub).toBe('—');
     expect(k.jobs).toEqual({ value: '1', unit: 'job', sub: 'running now' });
   });

@@ -8,6 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { ApiError, JobState, JobSummary } from '@stroom/protocol';
 import { JobStateSchema, mjToJ } from '@stroom/protocol';
+import { NODE_HEADER } from '@stroom/protocol';
+import type { AgentTokens } from '../auth/agent-tokens.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
 
@@ -15,6 +17,8 @@ import type { JobRecord, Store } from '../store/store.js';
 export interface ApiDeps {
   readonly store: Store;
   readonly picture: ClusterPicture;
+  /** Node tokens: the Slurm epilog's end notice is authorised by its node's token. */
+  readonly tokens: AgentTokens;
   /** Folder with the built dashboard (index.html, app.js), if any. */
   readonly dashboardDir: string | undefined;
   /** Extra health facts (commit stats, connections). */
@@ -102,11 +106,53 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   }
 }
 
+/** Read a small JSON body; anything else is a 400 that says why. */
+async function jsonBody(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new HttpError(413, `request body over ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `body is not JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'body: expected a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/** `POST /api/v1/jobs/{id}/end` from a node's Slurm epilog. */
+async function endJob(deps: ApiDeps, id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await jsonBody(req, 4096);
+  const headerNode = req.headers[NODE_HEADER];
+  const node = typeof body['node'] === 'string' ? body['node'] : typeof headerNode === 'string' ? headerNode : undefined;
+  if (node === undefined || node === '') throw new HttpError(400, `body.node (or the ${NODE_HEADER} header): the node the job ended on is required`);
+  const auth = req.headers.authorization ?? '';
+  if (!auth.startsWith('Bearer ') || !deps.tokens.check(node, auth.slice(7))) throw new HttpError(401, `a valid bearer token of node ${node} is required`);
+  const endTs = body['endTs'] ?? Date.now();
+  if (typeof endTs !== 'number' || !Number.isInteger(endTs) || endTs < 0 || endTs > Date.now() + 300_000) {
+    throw new HttpError(400, 'body.endTs: expected ms since the Unix epoch, not in the future');
+  }
+  if (!deps.store.endJob(id, node, endTs)) throw new HttpError(404, `job ${id} is not known on node ${node}`);
+  send(res, 200, { id, node, endTs, state: deps.store.job(id)?.state ?? 'completed' });
+}
+
 /** Handle one HTTP request. */
 export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://collector');
   const path = url.pathname;
   try {
+    const end = /^\/api\/v1\/jobs\/([^/]+)\/end$/.exec(path);
+    if (end !== null) {
+      if (req.method !== 'POST') throw new HttpError(405, `use POST on ${path}`);
+      return await endJob(deps, decodeURIComponent(end[1] ?? ''), req, res);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
     if (path === '/healthz') return send(res, 200, { status: 'ok', ...deps.health() });
     if (path === '/api/v1/cluster') return send(res, 200, deps.picture.summary());

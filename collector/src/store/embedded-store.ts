@@ -101,15 +101,20 @@ export class EmbeddedStore implements Store {
         'SELECT last_seq, last_ts, counters FROM ledger WHERE node = ? AND epoch = ?'),
       ledgerPut: db.prepare('INSERT INTO ledger (node, epoch, last_seq, last_ts, counters) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node, epoch) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts, counters = excluded.counters'),
       jobUpsert: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, ?, ?, ?, ?, ?, NULL, 'running')
-        ON CONFLICT (id) DO UPDATE SET state = 'running', end_ts = NULL, user = excluded.user, account = excluded.account,
+        ON CONFLICT (id) DO UPDATE SET user = excluded.user, account = excluded.account,
         name = coalesce(excluded.name, jobs.name), partition = coalesce(excluded.partition, jobs.partition), start_ts = min(jobs.start_ts, excluded.start_ts)`),
+      jobRevive: db.prepare(`UPDATE jobs SET state = 'running', end_ts = NULL WHERE id = ? AND state <> 'running'
+        AND EXISTS (SELECT 1 FROM job_nodes WHERE job_id = jobs.id AND running = 1)`),
       jobPlaceholder: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, '', '', NULL, NULL, ?, ?, 'completed') ON CONFLICT (id) DO NOTHING`),
+      // A batch older than the job's end notice on that node must not bring the job back.
       jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, running, end_ts) VALUES (?, ?, ?, 1, NULL)
-        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, running = 1, end_ts = NULL`),
+        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, running = 1, end_ts = NULL
+        WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL OR job_nodes.end_ts < ?`),
       jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj) VALUES (?, ?, 0, ?, ?, ?)
         ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj`),
       runningOnNode: db.prepare<[string], { job_id: string }>('SELECT job_id FROM job_nodes WHERE node = ? AND running = 1'),
-      jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ?'),
+      jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ? AND running = 1'),
+      jobOnNode: db.prepare<[string, string], { running: number }>('SELECT running FROM job_nodes WHERE job_id = ? AND node = ?'),
       jobStillRunning: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM job_nodes WHERE job_id = ? AND running = 1'),
       jobEnd: db.prepare(`UPDATE jobs SET state = 'completed', end_ts = (SELECT max(end_ts) FROM job_nodes WHERE job_id = ?) WHERE id = ?`),
       nodeHour: db.prepare(`INSERT INTO node_hours (node, hour_ts, device_gpu_mj, device_cpu_mj, idle_gpu_mj, idle_cpu_mj, jobs_mj) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -143,7 +148,8 @@ export class EmbeddedStore implements Store {
     for (const job of e.jobs) {
       onMap.add(job.id);
       s.jobUpsert.run(job.id, job.user, job.account, job.name ?? null, job.partition ?? null, job.startTs);
-      s.jobNodeRunning.run(job.id, e.node, job.gpus.length);
+      s.jobNodeRunning.run(job.id, e.node, job.gpus.length, e.ts);
+      s.jobRevive.run(job.id);
     }
     let jobsMj = 0;
     for (const [id, mj] of e.jobsMj) {
@@ -160,6 +166,16 @@ export class EmbeddedStore implements Store {
     }
     const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
     s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj);
+  }
+
+  endJob(id: string, node: string, endTs: number): boolean {
+    const s = this.#stmt;
+    return this.#db.transaction(() => {
+      // Already ended by the node's own job map: the notice is a repeat, not an error.
+      if (s.jobNodeEnd.run(endTs, id, node).changes === 0) return s.jobOnNode.get(id, node) !== undefined;
+      if ((s.jobStillRunning.get(id)?.n ?? 0) === 0) s.jobEnd.run(id, id);
+      return true;
+    })();
   }
 
   job(id: string): JobRecord | undefined {

@@ -69,6 +69,8 @@ export interface Store {
   loadLedger(node: string, epoch: string): LedgerState | undefined;
   /** Apply the effects of many batches atomically (one transaction). */
   commit(effects: readonly BatchEffect[]): void;
+  /** The epilog said the job ended on `node` at `endTs`; false when it is not running there. */
+  endJob(id: string, node: string, endTs: number): boolean;
   job(id: string): JobRecord | undefined;
   jobs(query: JobQuery): JobRecord[];
   /** Energy of the given jobs, in one query. */

@@ -113,3 +113,39 @@ describe('AgentServer', () => {
     });
   });
 });
+
+describe('POST /api/v1/jobs/{id}/end', () => {
+  let collector: Collector;
+  beforeAll(async () => {
+    collector = await startCollector({ host: '127.0.0.1', port: 0, dataDir: ':memory:', tokens: new AgentTokens([['n1', TOKEN]]), log });
+    collector.store.commit([{
+      node: 'n1', ts: 1_764_496_801_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 1, lastTs: 1_764_496_801_000, counters: {} },
+      nodeMj: { gpuMj: 0, cpuMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0 }, jobsMj: new Map(),
+      jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
+    }]);
+  });
+  afterAll(async () => collector.close());
+  const post = (id: string, body: unknown, token = TOKEN) =>
+    fetch(`${collector.url}/api/v1/jobs/${id}/end`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) })
+      .then(async (r) => ({ status: r.status, body: (await r.json()) as unknown }));
+
+  it("ends the job on the node, authorised by the node's token", async () => {
+    expect(await post('99', { node: 'n1', endTs: 1_764_496_805_000 }, 'wrong')).toEqual({ status: 401, body: { error: 'a valid bearer token of node n1 is required' } });
+    expect(await post('99', { endTs: 1 })).toEqual({ status: 400, body: { error: 'body.node (or the x-stroom-node header): the node the job ended on is required' } });
+    expect(await post('99', { node: 'n1', endTs: 'soon' })).toEqual({ status: 400, body: { error: 'body.endTs: expected ms since the Unix epoch, not in the future' } });
+    expect(await post('99', { node: 'n1', endTs: 1_764_496_805_000 })).toEqual({ status: 200, body: { id: '99', node: 'n1', endTs: 1_764_496_805_000, state: 'completed' } });
+    expect(collector.store.job('99')).toMatchObject({ state: 'completed', endTs: 1_764_496_805_000 });
+    // A repeat is fine; an unknown job is a 404.
+    expect((await post('99', { node: 'n1', endTs: 1_764_496_806_000 })).status).toBe(200);
+    expect(await post('nope', { node: 'n1' })).toEqual({ status: 404, body: { error: 'job nope is not known on node n1' } });
+  });
+
+  it('does not bring an ended job back when an older batch arrives late', () => {
+    collector.store.commit([{
+      node: 'n1', ts: 1_764_496_804_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 2, lastTs: 1_764_496_804_000, counters: {} },
+      nodeMj: { gpuMj: 0, cpuMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0 }, jobsMj: new Map(),
+      jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
+    }]);
+    expect(collector.store.job('99')?.state).toBe('completed');
+  });
+});

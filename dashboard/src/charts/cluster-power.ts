@@ -74,6 +74,7 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
     axes: [
       {
         ...axis(),
+        space: 90, // "HH:MM:SS" labels must not touch
         values: (_u, splits, _axis, _space, incr) =>
           splits.map((s) => (incr < 60 ? formatClock(s * 1000) : formatHm(s * 1000))),
       },

@@ -51,7 +51,7 @@ export interface GridLayout {
   /** Width of one block including its labels, excluding blockGap. */
   blockWidth: number;
   blockGap: number;
-  /** Header height above the cells (0 when no header is drawn). */
+  /** Space above the first row: the GPU-index header, or room for the first row's label. */
   top: number;
   /** Total size used. */
   width: number;
@@ -95,7 +95,10 @@ function layoutFor(input: GridLayoutInput, cell: number): GridLayout {
   let blocks = Math.min(fit, wanted);
   const rowsPerBlock = Math.max(1, Math.ceil(nodes / blocks));
   blocks = Math.max(1, Math.ceil(nodes / rowsPerBlock));
-  const top = cell >= 12 ? o.headerHeight : 0;
+  // Row labels are about minLabelPitch tall and centred on their row: on rows shorter than
+  // that, pad above the first row and below the last so the outer labels are not clipped.
+  const labelPad = Math.max(0, Math.ceil((o.minLabelPitch - cell) / 2));
+  const top = cell >= 12 ? Math.max(o.headerHeight, labelPad) : labelPad;
   return {
     nodes,
     cols,
@@ -110,7 +113,7 @@ function layoutFor(input: GridLayoutInput, cell: number): GridLayout {
     blockGap,
     top,
     width: blocks * blockWidth + (blocks - 1) * blockGap,
-    height: top + rowsPerBlock * pitch - gap,
+    height: top + rowsPerBlock * pitch - gap + labelPad,
   };
 }
 
