@@ -99,8 +99,9 @@ export function formatKwh(j: number | null | undefined): string {
   if (!isNum(j)) return MISSING;
   const kwh = j / J_PER_KWH;
   const a = Math.abs(kwh);
-  const text = a >= 100 ? kwh.toFixed(0) : a >= 10 ? kwh.toFixed(1) : kwh.toFixed(2);
-  return groupThousands(text === '-0.00' ? '0.00' : text);
+  // Three decimals below 1 kWh: a short job's watt-hours still show, in the column's unit.
+  const text = a >= 100 ? kwh.toFixed(0) : a >= 10 ? kwh.toFixed(1) : a >= 1 ? kwh.toFixed(2) : kwh.toFixed(3);
+  return groupThousands(text === '-0.000' ? '0.000' : text);
 }
 
 /**

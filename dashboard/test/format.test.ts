@@ -89,7 +89,8 @@ describe('energy', () => {
     expect(energyParts(null)).toEqual({ value: MISSING, unit: 'kWh' });
   });
   it('formats table energy in kWh always', () => {
-    expect(formatKwh(0)).toBe('0.00');
+    expect(formatKwh(0)).toBe('0.000');
+    expect(formatKwh(3.6e6 * 0.0823)).toBe('0.082');
     expect(formatKwh(3.6e6 * 1.234)).toBe('1.23');
     expect(formatKwh(3.6e6 * 12.34)).toBe('12.3');
     expect(formatKwh(3.6e6 * 12345.6)).toBe(`12${TS}346`);
