@@ -207,6 +207,9 @@ export class Meter {
         }
       }
       d.lastCounterMj = counterMj;
+    } else if (d.lastCounterMj !== undefined) {
+      // The counter missed one read: the next counter difference covers this interval, so
+      // integrating power here would count it twice.
     } else if (powerW !== undefined && d.lastPowerW !== undefined && dtMs !== undefined && dtMs > 0 && dtMs <= this.#maxGapMs) {
       d.exactMj += trapezoidMj(d.lastPowerW, powerW, dtMs);
     }

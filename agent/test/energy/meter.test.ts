@@ -76,6 +76,16 @@ describe('Meter', () => {
     });
   });
 
+  describe('a counter read that fails once', () => {
+    it('is covered by the next counter difference, never by power as well', () => {
+      const meter = new Meter({ intervalMs: 1000, cpus: [] });
+      meter.update(tick(0), { gpus: [{ uuid: 'GPU-a', powerW: 500, energyCounterMj: 0 }], cpus: [] }, []);
+      meter.update(tick(1000), { gpus: [{ uuid: 'GPU-a', powerW: 500 }], cpus: [] }, []);
+      meter.update(tick(2000), { gpus: [{ uuid: 'GPU-a', powerW: 500, energyCounterMj: 1_000_000 }], cpus: [] }, []);
+      expect(meter.snapshot().devices).toEqual([{ id: 'GPU-a', kind: 'gpu', energyMj: 1_000_000 }]);
+    });
+  });
+
   describe('attribution', () => {
     it('charges each interval to the job that held the GPU when it began', () => {
       const meter = new Meter({ intervalMs: 1000, cpus: [] });
