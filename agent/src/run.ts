@@ -2,13 +2,15 @@
  * Wiring only: sources -> agent (meter) -> spool -> link. Used by `stroom agent` and by each
  * simulated node of `stroom demo`.
  */
-import type { Batch } from '@stroom/protocol';
+import type { Batch, Hello } from '@stroom/protocol';
 import { AGENT_WS_PATH } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import { Agent } from './agent.js';
 import { WsLink } from './link/ws-link.js';
 import type { DeviceSource, JobSource } from './source.js';
 import { MemorySpool } from './spool/memory-spool.js';
+import type { Spool } from './spool/spool.js';
+import type { StateStore } from './state/agent-state.js';
 
 /** Options of a running agent. */
 export interface RunAgentOptions {
@@ -21,8 +23,14 @@ export interface RunAgentOptions {
   readonly collectorUrl?: string;
   readonly token?: string;
   readonly onBatch?: (batch: Batch) => void;
-  /** Spool byte cap (default 64 MiB). */
+  /** Spool byte cap of the default in-memory spool (default 64 MiB). */
   readonly spoolMaxBytes?: number;
+  /** A spool to use instead (the durable disk spool). */
+  readonly spool?: Spool;
+  /** Persisted epoch and counters, so a restart on the same boot continues them. */
+  readonly state?: StateStore;
+  /** Called once the sources probed, before the first tick. */
+  readonly afterProbe?: (hello: Hello) => Promise<void> | void;
 }
 
 /** A started agent. */
@@ -44,7 +52,7 @@ export function agentEndpoint(collectorUrl: string): string {
 
 /** Probe the sources, connect, and start the tick loop. */
 export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
-  const spool = new MemorySpool(o.spoolMaxBytes === undefined ? {} : { maxBytes: o.spoolMaxBytes });
+  const spool = o.spool ?? new MemorySpool(o.spoolMaxBytes === undefined ? {} : { maxBytes: o.spoolMaxBytes });
   let link: WsLink | undefined;
   const agent = new Agent({
     node: o.node,
@@ -53,6 +61,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
     jobs: o.jobs,
     spool,
     log: o.log,
+    ...(o.state === undefined ? {} : { state: o.state }),
     onBatch: (batch) => {
       o.onBatch?.(batch);
       if (link === undefined) spool.ack(batch.seq);
@@ -60,6 +69,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
     },
   });
   const hello = await agent.probe();
+  await o.afterProbe?.(hello);
   if (o.collectorUrl !== undefined) {
     if (o.token === undefined) throw new Error('agent: a token is needed to connect to the collector');
     link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BatchSchema } from '@stroom/protocol';
+import { BatchSchema, HelloSchema } from '@stroom/protocol';
 import type { ClusterSummary } from '@stroom/protocol';
 
 // The CLI is tested as users run it: the built JavaScript, in a child process.
@@ -28,20 +28,32 @@ describe('stroom CLI', () => {
     }
   });
 
-  it('`agent --print --once` prints one measured batch as JSON, with no collector', () => {
-    const r = stroom('agent', '--source', 'simulated', '--print', '--once', '--interval-ms', '100', '--node', 'gcn7', '--log-level', 'silent');
+  it('`agent --print --once` prints the inventory, then one measured batch, as JSON lines, with no collector', () => {
+    const r = stroom('agent', '--gpu', 'simulated', '--print', '--once', '--interval-ms', '100', '--node', 'gcn7', '--log-level', 'silent');
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    const batch = BatchSchema.parse(JSON.parse(lines[0] ?? ''));
+    expect(lines).toHaveLength(2);
+    const hello = HelloSchema.parse(JSON.parse(lines[0] ?? ''));
+    expect(hello.inventory.gpus.map((g) => g.name)).toEqual(Array(4).fill('NVIDIA H100 80GB HBM3'));
+    expect(hello.inventory.gpus.every((g) => /^GPU-[0-9a-f-]{36}$/.test(g.uuid))).toBe(true);
+    const batch = BatchSchema.parse(JSON.parse(lines[1] ?? ''));
     expect(batch).toMatchObject({ node: 'gcn7', seq: 1 });
     expect(batch.samples).toHaveLength(2);
+    expect(batch.samples[1]?.host?.memTotalBytes).toBeGreaterThan(0);
     expect(batch.counters.devices.filter((d) => d.kind === 'gpu')).toHaveLength(4);
     expect(batch.counters.devices.every((d) => d.energyMj > 0)).toBe(true);
   });
 
+  it('`agent --once` on a node without GPUs still runs, says which sources are off and why', () => {
+    const r = stroom('agent', '--once', '--interval-ms', '100', '--nvml-lib', '/nonexistent/libnvidia-ml.so.1', '--nvidia-smi', '/nonexistent/nvidia-smi', '--sysfs-root', '/nonexistent', '--jobs', 'none', '--log-level', 'silent');
+    expect(r.status).toBe(0);
+    const hello = HelloSchema.parse(JSON.parse(r.stdout.split('\n')[0] ?? ''));
+    expect(hello.sources?.map((s) => [s.name, s.state])).toEqual([['gpu', 'disabled'], ['rapl', 'disabled'], ['host', 'ok']]);
+    expect(hello.sources?.[0]?.reason).toMatch(/^no GPU source answered \(nvml: cannot load \/nonexistent\/libnvidia-ml\.so\.1.*; nvidia-smi: /);
+  });
+
   it('says what is wrong with bad options', () => {
-    expect(stroom('agent', '--once')).toMatchObject({ status: 1, stderr: expect.stringContaining("required option '--source <name>' not specified") });
+    expect(stroom('agent', '--gpu', 'cuda')).toMatchObject({ status: 1, stderr: expect.stringContaining("option '--gpu <source>' argument 'cuda' is invalid. Allowed choices are auto, nvml, nvidia-smi, simulated, none.") });
     expect(stroom('demo', '--listen', 'localhost')).toMatchObject({ status: 1, stderr: expect.stringContaining('expected HOST:PORT such as 127.0.0.1:8080, got "localhost"') });
     expect(stroom('collector', '--data', '/tmp/x', '--tokens', '/does/not/exist.json')).toMatchObject({ status: 1, stderr: expect.stringContaining('agent tokens file /does/not/exist.json: ENOENT') });
   });

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { DEFAULT_INTERVAL_MS, SimulatedNode, runAgent } from '@stroom/agent';
+import { AGENT_DEFAULTS, Agent, GPU_SOURCES, JOB_SOURCES, MemorySpool, buildSources, startAgent } from '@stroom/agent';
+import type { AgentConfig, GpuSourceName, JobSourceName } from '@stroom/agent';
 import { LOG_LEVELS, makeLogger } from '../log.js';
 import { intBetween, positiveNumber } from '../options.js';
 import { onShutdown } from '../shutdown.js';
@@ -12,7 +13,17 @@ interface AgentCliOptions {
   node: string;
   token?: string;
   tokenFile?: string;
-  source: 'simulated';
+  gpu: GpuSourceName;
+  jobs?: JobSourceName;
+  rapl: boolean;
+  host: boolean;
+  nvmlLib: string;
+  nvidiaSmi: string;
+  sysfsRoot: string;
+  procRoot: string;
+  runDir: string;
+  cgroupRoot: string;
+  spoolDir?: string;
   intervalMs: number;
   gpus: number;
   seed: number;
@@ -22,47 +33,76 @@ interface AgentCliOptions {
   logLevel: string;
 }
 
+const line = (value: unknown): void => {
+  process.stdout.write(JSON.stringify(value) + '\n');
+};
+
 /** The `agent` subcommand. */
 export function agentCommand(): Command {
+  const d = AGENT_DEFAULTS;
   return new Command('agent')
     .description("measure this node's devices and stream energy counters to the collector")
     .option('--collector <url>', 'collector URL, e.g. http://127.0.0.1:8080 (omit with --print)')
     .option('--node <name>', 'node name', hostname().split('.')[0] ?? 'node')
     .option('--token-file <file>', "file holding this node's bearer token")
     .addOption(new Option('--token <token>', "this node's bearer token (prefer --token-file)").env('STROOM_AGENT_TOKEN'))
-    .addOption(new Option('--source <name>', 'device source').choices(['simulated']).makeOptionMandatory())
-    .option('--interval-ms <ms>', 'sampling interval', intBetween(50, 60_000), DEFAULT_INTERVAL_MS)
-    .option('--gpus <n>', 'simulated GPUs', intBetween(1, 64), 4)
-    .option('--seed <n>', 'seed of the simulated node', intBetween(0, 2 ** 31), 1)
-    .option('--time-scale <s>', 'seconds per simulated job-time unit (jobs last 1-4 units)', positiveNumber, 60)
-    .option('--print', 'print every batch as one JSON line on stdout', false)
-    .option('--once', 'take one measured interval, print its batch and exit (implies --print)', false)
+    .addOption(new Option('--gpu <source>', 'GPU source: auto is NVML, else nvidia-smi').choices(GPU_SOURCES).default(d.gpu))
+    .addOption(new Option('--jobs <source>', 'job source (default: simulated with --gpu simulated, else slurm)').choices(JOB_SOURCES))
+    .option('--no-rapl', 'do not read RAPL CPU/DRAM energy')
+    .option('--no-host', 'do not read /proc host gauges')
+    .option('--nvml-lib <path>', 'NVML library', d.nvmlLibrary)
+    .option('--nvidia-smi <path>', 'nvidia-smi binary', d.nvidiaSmiPath)
+    .option('--sysfs-root <dir>', 'sysfs root', d.sysfsRoot)
+    .option('--proc-root <dir>', 'procfs root', d.procRoot)
+    .option('--run-dir <dir>', 'where the Slurm prolog records jobs', d.runDir)
+    .option('--cgroup-root <dir>', 'cgroup root, for per-job CPU shares', d.cgroupRoot)
+    .option('--spool-dir <dir>', 'durable spool and counter state (default: in memory)')
+    .option('--interval-ms <ms>', 'sampling and report interval', intBetween(50, 60_000), d.intervalMs)
+    .option('--gpus <n>', 'simulated GPUs', intBetween(1, 64), d.simulated.gpus)
+    .option('--seed <n>', 'seed of the simulated node', intBetween(0, 2 ** 31), d.simulated.seed)
+    .option('--time-scale <s>', 'seconds per simulated job-time unit (jobs last 1-4 units)', positiveNumber, d.simulated.timeScale)
+    .option('--print', "print the node's inventory, then every batch, as JSON lines on stdout", false)
+    .option('--once', 'measure one interval, print the inventory and that batch, and exit', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (o: AgentCliOptions) => {
       const log = makeLogger(o.logLevel, 'stroom-agent');
-      const sim = new SimulatedNode({ node: o.node, nodeOrdinal: 1, gpus: o.gpus, seed: o.seed, timeScale: o.timeScale });
+      const config: AgentConfig = {
+        node: o.node,
+        intervalMs: o.intervalMs,
+        gpu: o.gpu,
+        jobs: o.jobs ?? (o.gpu === 'simulated' ? 'simulated' : 'slurm'),
+        rapl: o.rapl,
+        host: o.host,
+        nvmlLibrary: o.nvmlLib,
+        nvidiaSmiPath: o.nvidiaSmi,
+        sysfsRoot: o.sysfsRoot,
+        procRoot: o.procRoot,
+        runDir: o.runDir,
+        cgroupRoot: o.cgroupRoot,
+        ...(o.spoolDir === undefined ? {} : { spoolDir: o.spoolDir }),
+        simulated: { gpus: o.gpus, seed: o.seed, timeScale: o.timeScale, nodeOrdinal: 1 },
+      };
       if (o.once) {
         // Two ticks one interval apart: the first sets the baseline, the second measures.
-        const { Agent, MemorySpool } = await import('@stroom/agent');
-        const agent = new Agent({ node: o.node, intervalMs: o.intervalMs, ticksPerBatch: 2, devices: sim, jobs: sim.jobs, spool: new MemorySpool(), log });
-        await agent.probe();
+        const sources = buildSources(config, log);
+        const agent = new Agent({ node: o.node, intervalMs: o.intervalMs, ticksPerBatch: 2, devices: sources.devices, jobs: sources.jobs, spool: new MemorySpool(), log });
+        const hello = await agent.probe();
+        sources.setInventory(hello.inventory.gpus);
+        line(hello);
         await agent.tick();
         await new Promise((r) => setTimeout(r, o.intervalMs));
-        const batch = await agent.tick();
-        process.stdout.write(JSON.stringify(batch) + '\n');
+        line(await agent.tick());
+        await agent.sources.stop();
+        await sources.jobs.stop?.();
         return;
       }
       if (o.collector === undefined && !o.print) throw new Error('give --collector URL, or --print to write batches to stdout');
       const token = o.tokenFile !== undefined ? readFileSync(o.tokenFile, 'utf8').trim() : o.token;
-      const running = await runAgent({
-        node: o.node,
-        devices: sim,
-        jobs: sim.jobs,
-        intervalMs: o.intervalMs,
+      const running = await startAgent(config, {
         log,
         ...(o.collector === undefined ? {} : { collectorUrl: o.collector }),
         ...(token === undefined ? {} : { token }),
-        ...(o.print ? { onBatch: (b) => process.stdout.write(JSON.stringify(b) + '\n') } : {}),
+        ...(o.print ? { onHello: line, onBatch: line } : {}),
       });
       onShutdown(async () => {
         await running.stop(5000);

@@ -1,0 +1,191 @@
+/**
+ * The Slurm job source and the stroom prolog/epilog against a REAL single-node Slurm: the one
+ * `deploy/local/slurm.sh start` runs (4 fake GRES GPUs; Prolog/Epilog are wrappers around
+ * deploy/slurm/{prolog,epilog}.sh with STROOM_RUN_DIR=/tmp/stroom-slurm-test/run).
+ *
+ * Starts nothing itself. Without a running Slurm it is skipped, except in CI (CI=true), where it
+ * fails: CI must start Slurm first.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuInfo, JobAllocation } from '@stroom/protocol';
+import { SlurmJobSource, writeGpuMap } from '../agent/src/jobs/slurm-jobs.js';
+import { tempDir, testLog } from './helpers.js';
+
+/** Must match SLURM_LOCAL_STROOM_RUN_DIR of deploy/local/slurm.sh (its default). */
+const RUN_DIR = process.env['STROOM_SLURM_TEST_RUN_DIR'] ?? '/tmp/stroom-slurm-test/run';
+const HOW_TO_START = 'start a local Slurm with `sudo deploy/local/slurm.sh start`';
+const CI = process.env['CI'] === 'true';
+const RECONCILE_MS = 500;
+
+/** A Slurm client call, bounded: Slurm clients retry for minutes when the controller is gone. */
+function slurm(cmd: string, args: readonly string[], limitS = 10): string {
+  return execFileSync('timeout', [String(limitS), cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SLURM_TIME_FORMAT: 'standard' } });
+}
+
+function detect(): { ok: true; node: string } | { ok: false; why: string } {
+  try {
+    const ping = slurm('scontrol', ['ping'], 5);
+    if (!/is UP/.test(ping)) return { ok: false, why: `slurmctld is not up (${ping.trim()})` };
+    const node = slurm('sinfo', ['-h', '-N', '-o', '%N'], 5).trim().split('\n')[0] ?? '';
+    if (node === '') return { ok: false, why: 'sinfo lists no node' };
+    return { ok: true, node };
+  } catch (err) {
+    return { ok: false, why: `no usable Slurm (${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+const found = detect();
+if (!found.ok && !CI) console.warn(`skipping the Slurm integration test: ${found.why}; ${HOW_TO_START}`);
+
+/** A fake 4-GPU inventory; Slurm's fake GPUs are /dev-style nodes with minors 0-3. */
+const UUIDS = ['GPU-5a1e0000-0000-4000-8000-00000000000a', 'GPU-5a1e0001-0000-4000-8000-00000000000b', 'GPU-5a1e0002-0000-4000-8000-00000000000c', 'GPU-5a1e0003-0000-4000-8000-00000000000d'];
+const INVENTORY: GpuInfo[] = UUIDS.map((uuid, i) => ({ uuid, index: i, minor: i, name: 'NVIDIA H100 80GB HBM3 (fake)' }));
+
+/** GPU IDX of a job as `scontrol -d show job` prints it; written here independently of the agent's parser. */
+function idxOf(jobId: string): number[] | undefined {
+  const text = slurm('scontrol', ['-d', 'show', 'job', jobId]);
+  if (!/JobState=RUNNING/.test(text)) return undefined;
+  const m = /GRES=\S*?gpu[^(\s]*\(IDX:([0-9,-]+)\)/.exec(text);
+  if (m?.[1] === undefined) return undefined;
+  return m[1].split(',').flatMap((p) => {
+    const [a, b] = p.split('-').map(Number) as [number, number | undefined];
+    return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
+
+/** Whether the job still holds its node (epilog not finished): pending, running or completing. */
+function active(jobId: string): boolean {
+  try {
+    return slurm('squeue', ['-h', '-j', jobId, '-t', 'PENDING,CONFIGURING,RUNNING,COMPLETING,SUSPENDED', '-o', '%T']).trim() !== '';
+  } catch {
+    return false; // squeue exits 1 for an id slurmctld has already forgotten
+  }
+}
+
+const tick = () => ({ ts: Date.now(), monoMs: performance.now() });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, f: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Record files in the prolog's run dir that name `jobId`, as GPU UUID → line. */
+function recordsOf(jobId: string): Map<string, string> {
+  const dir = join(RUN_DIR, 'jobs');
+  const out = new Map<string, string>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const n of names.filter((x) => !x.startsWith('.'))) {
+    try {
+      const line = readFileSync(join(dir, n), 'utf8');
+      if (line.split(' ')[0] === jobId) out.set(n, line);
+    } catch {
+      // removed by the epilog in between
+    }
+  }
+  return out;
+}
+
+describe.skipIf(!found.ok && !CI)('Slurm job source against a real single-node Slurm', () => {
+  const log = testLog();
+  const empty = tempDir('slurm-it');
+  const submitted: string[] = [];
+  const sources: SlurmJobSource[] = [];
+  let node = '';
+
+  /** sbatch, output thrown away and run from /tmp so nothing lands in the working tree. */
+  function submit(args: readonly string[]): string {
+    const id = slurm('sbatch', ['--parsable', '-o', '/dev/null', '-e', '/dev/null', '--chdir=/tmp', ...args]).trim().split(';')[0] ?? '';
+    expect(id).toMatch(/^\d+$/);
+    submitted.push(id);
+    return id;
+  }
+
+  beforeAll(async () => {
+    if (!found.ok) return;
+    node = found.node;
+    // The agent writes this at start; the prolog resolves Slurm's GPU indices with it.
+    mkdirSync(RUN_DIR, { recursive: true });
+    await writeGpuMap(RUN_DIR, INVENTORY);
+  });
+
+  afterAll(async () => {
+    for (const s of sources) await s.stop();
+    if (submitted.length > 0) {
+      try {
+        slurm('scancel', submitted);
+      } catch {
+        // already gone
+      }
+    }
+    empty.remove();
+  });
+
+  it('finds a running Slurm (CI must start one)', () => {
+    expect(found.ok, `Slurm is required in CI but ${found.ok ? '' : found.why}; ${HOW_TO_START} in .ci/run`).toBe(true);
+  });
+
+  it.skipIf(!found.ok)('maps a job to exactly the GPUs Slurm gave it, via reconcile and via the prolog records, and sees it end', async () => {
+    // `fromSlurm` has an empty run dir, so only the reconcile can find the job (agent started
+    // mid-job); `fromRecords` reads what the real prolog wrote.
+    const fromSlurm = new SlurmJobSource({ runDir: empty.dir, nodeName: node, gpuInventory: () => INVENTORY, reconcileMs: RECONCILE_MS, cgroupRoot: empty.dir, log });
+    const fromRecords = new SlurmJobSource({ runDir: RUN_DIR, nodeName: node, gpuInventory: () => INVENTORY, reconcileMs: RECONCILE_MS, log });
+    sources.push(fromSlurm, fromRecords);
+    await fromSlurm.read(tick());
+    await fromRecords.read(tick());
+
+    // With 2+ CPUs, a one-GPU job first takes IDX 0, so ours gets IDX 1-2, not the trivial 0-1.
+    const cpus = Number(slurm('sinfo', ['-h', '-N', '-n', node, '-o', '%c']).trim());
+    if (cpus >= 2) {
+      const blocker = submit(['--gres=gpu:1', '-J', 'stroom-it-blocker', '--wrap', 'sleep 30']);
+      await until(`job ${blocker} to run`, 15_000, () => idxOf(blocker));
+    }
+    const id = submit(['--gres=gpu:2', '-J', 'stroom-it', '--wrap', 'sleep 8']);
+
+    const idx = await until(`job ${id} to run with GPU IDX`, 15_000, () => idxOf(id));
+    const runningAt = Date.now();
+    expect(idx).toHaveLength(2);
+    if (cpus >= 2) expect(idx).toEqual([1, 2]);
+    const expected = idx.map((i) => UUIDS[i]).sort();
+
+    const job = await until<JobAllocation>(`job ${id} in the reconciled map`, 15_000, async () => (await fromSlurm.read(tick())).find((j) => j.id === id));
+    // Within one reconcile period of the job running (plus the squeue/scontrol round trips).
+    expect(Date.now() - runningAt).toBeLessThan(RECONCILE_MS + 2500);
+    expect(job).toMatchObject({ id, user: userInfo().username, partition: 'debug', name: 'stroom-it', gpus: expected, cpuCores: 1 });
+    expect(job.startTs).toBeGreaterThan(Date.now() - 60_000);
+
+    // The real prolog wrote one record per allocated GPU, with the UUIDs from the map file. The
+    // job is RUNNING (Reason=Prolog) while the prolog still runs, so the records may lag a little.
+    const records = await until(`the prolog's records of job ${id} in ${RUN_DIR}/jobs (was Slurm started by deploy/local/slurm.sh?)`, 10_000, () => {
+      const r = recordsOf(id);
+      return r.size >= expected.length ? r : undefined;
+    });
+    expect([...records.keys()].sort()).toEqual(expected);
+    for (const line of records.values()) {
+      expect(line).toMatch(new RegExp(`^${id} ${userInfo().uid} ${userInfo().username} \\S+ \\d{13} debug\\n$`));
+    }
+    const viaRecords = (await fromRecords.read(tick())).find((j) => j.id === id);
+    expect(viaRecords?.gpus).toEqual(expected);
+
+    // The end: gone from Slurm, from both maps, and the epilog removed the records.
+    await until(`job ${id} to leave the queue`, 30_000, () => (active(id) ? undefined : true));
+    await until(`job ${id} to leave the reconciled map`, 5_000, async () => ((await fromSlurm.read(tick())).some((j) => j.id === id) ? undefined : true));
+    await until(`the epilog to remove job ${id}'s records`, 10_000, () => (recordsOf(id).size === 0 ? true : undefined));
+    expect((await fromRecords.read(tick())).some((j) => j.id === id)).toBe(false);
+  }, 60_000);
+});
