@@ -3,7 +3,7 @@
  * the meter, and every report interval appends a batch to the spool for the link to send.
  */
 import type { Batch, Hello, JobAllocation, Sample } from '@stroom/protocol';
-import { PROTOCOL_VERSION } from '@stroom/protocol';
+import { PROTOCOL_VERSION } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import { AGENT_VERSION } from './constants.js';
 import { Meter } from './energy/meter.js';
@@ -45,6 +45,8 @@ export interface AgentOptions {
   readonly clock?: Clock;
   /** Persisted epoch, seq and meter; with it a restart on the same boot continues the counters. */
   readonly state?: StateStore;
+  /** Save the state every this many batches, and at stop (default 10). */
+  readonly stateEveryBatches?: number;
   /** Boot id (default: the kernel's); a different one than the persisted state's starts a new epoch. */
   readonly bootId?: string;
   /** Called with every batch appended to the spool (for `--print`). */
@@ -69,12 +71,14 @@ export class Agent {
   #running = false;
   #busy = false;
   #warned = new Set<string>();
+  readonly #stateEvery: number;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#startTs = this.#clock.nowMs();
     this.#bootId = options.bootId ?? bootId();
+    this.#stateEvery = options.stateEveryBatches ?? 10;
     this.#epoch = options.epoch ?? `${this.#bootId}:${this.#startTs}`;
     const devices = Array.isArray(options.devices) ? options.devices : [options.devices as DeviceSource];
     this.#sources = new SourceSet(devices, options.log, options.readDeadlineMs ?? Math.max(50, Math.floor(options.intervalMs * 0.8)));
@@ -102,7 +106,9 @@ export class Agent {
     const saved = this.#o.state?.load();
     if (saved !== undefined && saved.bootId === this.#bootId && saved.node === this.#o.node) {
       this.#epoch = saved.epoch;
-      this.#seq = saved.seq;
+      // Up to stateEveryBatches batches may have gone out after the last save: skip past their
+      // seqs rather than reuse them (a gap in seqs only widens the collector's next delta).
+      this.#seq = saved.seq + this.#stateEvery - 1;
       this.#meter.restore(saved.meter);
       this.#o.log.info({ epoch: saved.epoch, seq: saved.seq }, 'continuing the counters of the previous run on this boot');
     }
@@ -171,8 +177,9 @@ export class Agent {
     this.#running = false;
     clearTimeout(this.#timer);
     while (this.#busy) await new Promise((r) => setTimeout(r, 5));
-    if (this.#samples.length > 0 && this.#meter !== undefined) return this.#emit(this.#samples[this.#samples.length - 1]?.ts ?? Date.now());
-    return undefined;
+    const last = this.#samples.length > 0 && this.#meter !== undefined ? this.#emit(this.#samples[this.#samples.length - 1]?.ts ?? Date.now()) : undefined;
+    this.#saveState();
+    return last;
   }
 
   async #safeTick(): Promise<void> {
@@ -205,12 +212,28 @@ export class Agent {
     };
     this.#samples = [];
     this.#ticksSinceBatch = 0;
-    // State first: if the agent dies before the spool write, the next batch still carries
-    // these cumulative counters; the other order could reuse a seq for different data.
-    this.#o.state?.save({ v: 1, node: this.#o.node, bootId: this.#bootId, epoch: this.#epoch, seq: this.#seq, meter: meter.state() });
+    // Saved now and then, not every batch: with a hardware counter the difference after a
+    // restart covers everything since the save; without one at most an interval is lost.
+    if (this.#seq % this.#stateEvery === 0) this.#saveState();
     this.#o.spool.append(batch);
     this.#o.onBatch?.(batch);
     return batch;
+  }
+
+  #saveState(): void {
+    const meter = this.#meter;
+    if (meter === undefined || this.#o.state === undefined) return;
+    try {
+      this.#o.state.save({ v: 1, node: this.#o.node, bootId: this.#bootId, epoch: this.#epoch, seq: this.#seq, meter: meter.state() });
+    } catch (err) {
+      this.#warnOnce(`cannot save the agent state: ${(err as Error).message}`);
+    }
+  }
+
+  #warnOnce(message: string): void {
+    if (this.#warned.has(message)) return;
+    this.#warned.add(message);
+    this.#o.log.warn(message);
   }
 
   /** Run one source read; a failure keeps the agent going with the fallback, logged once per message. */

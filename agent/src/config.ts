@@ -4,6 +4,8 @@
  */
 import { DEFAULT_INTERVAL_MS } from './constants.js';
 
+export { AGENT_VERSION } from './constants.js';
+
 /** Which GPU source to use; `auto` is NVML where the driver's library loads, else nvidia-smi. */
 export const GPU_SOURCES = ['auto', 'nvml', 'nvidia-smi', 'simulated', 'none'] as const;
 export type GpuSourceName = (typeof GPU_SOURCES)[number];

@@ -3,7 +3,7 @@
  * simulated node of `stroom demo`.
  */
 import type { Batch, Hello } from '@stroom/protocol';
-import { AGENT_WS_PATH } from '@stroom/protocol';
+import { AGENT_WS_PATH } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import { Agent } from './agent.js';
 import { WsLink } from './link/ws-link.js';

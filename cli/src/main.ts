@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `stroom`: one command for the agent, the collector and the demo. */
 import { Command } from 'commander';
-import { AGENT_VERSION } from '@stroom/agent';
+import { AGENT_VERSION } from '@stroom/agent/config';
 import { agentCommand } from './commands/agent.js';
 import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';

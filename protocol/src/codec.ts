@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { AgentMessageSchema, AckSchema, LiveMessageSchema, SubscribeSchema } from './messages.js';
 import type { Ack, AgentMessage, LiveMessage, Subscribe } from './messages.js';
+export { parseAck } from './wire.js';
 
 /** Result of decoding one frame. */
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -54,10 +55,7 @@ export function decodeLiveMessage(text: string): Decoded<LiveMessage> {
   return decodeWith(LiveMessageSchema, text);
 }
 
-/** Encode any message as one JSON text frame. */
-export function encode(message: AgentMessage | Ack | Subscribe | LiveMessage): string {
-  return JSON.stringify(message);
-}
+export { encode } from './wire.js';
 
 /** UTF-8 length of a string in bytes (protocol has no DOM or Node globals). */
 function utf8Length(text: string): number {

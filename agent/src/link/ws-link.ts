@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import type { Hello } from '@stroom/protocol';
-import { MAX_FRAME_BYTES, NODE_HEADER, decodeAck, encode } from '@stroom/protocol';
+import { MAX_FRAME_BYTES, NODE_HEADER, encode, parseAck } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import type { Spool } from '../spool/spool.js';
 import { backoffDelayMs } from './backoff.js';
@@ -139,7 +139,7 @@ export class WsLink {
     });
     socket.on('message', (data) => {
       this.#heard();
-      const decoded = decodeAck(data.toString());
+      const decoded = parseAck(data.toString());
       if (!decoded.ok) {
         this.#o.log.warn({ error: decoded.error }, 'collector sent a frame that is not an ack; ignored');
         return;

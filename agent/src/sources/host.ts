@@ -7,8 +7,8 @@
  * dmidecode, sensors), which would cost more than the whole tick; CPU temperature is read once
  * at probe for the same reason.
  */
-import { readFile as fsReadFile } from 'node:fs/promises';
 import os from 'node:os';
+import { ProcFile } from './proc-file.js';
 import { join } from 'node:path';
 import type { HostGauge, HostInfo } from '@stroom/protocol';
 import type { Logger } from 'pino';
@@ -41,6 +41,7 @@ export const HOST_INVENTORY_TIMEOUT_MS = 10_000;
 /** Host CPU, memory and load gauges from /proc, with a systeminformation inventory at probe. */
 export class HostSource implements DeviceSource {
   readonly name = 'host';
+  readonly #files = new Map<string, ProcFile>();
   readonly #procRoot: string;
   readonly #log: HostSourceOptions['log'];
   readonly #si: SystemInfo | undefined;
@@ -96,11 +97,25 @@ export class HostSource implements DeviceSource {
   }
 
   async #read(file: string): Promise<string | undefined> {
+    let f = this.#files.get(file);
+    if (f === undefined) {
+      f = new ProcFile(join(this.#procRoot, file));
+      this.#files.set(file, f);
+    }
     try {
-      return await fsReadFile(join(this.#procRoot, file), 'utf8');
+      // /proc files are generated in memory and never block: a synchronous positional read
+      // of a file kept open is one syscall, cheaper than the thread-pool round trip.
+      return f.read();
     } catch {
+      f.close();
       return undefined;
     }
+  }
+
+  /** Closes the /proc files kept open. */
+  async stop(): Promise<void> {
+    for (const f of this.#files.values()) f.close();
+    this.#files.clear();
   }
 
   /** systeminformation's view of the host; node:os (no shell) fills in when it fails or is slow. */

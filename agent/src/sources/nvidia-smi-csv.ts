@@ -6,7 +6,7 @@
  * here never contain a comma. Placeholders (`[N/A]`, `[Not Supported]`, …) and anything that
  * is not a plain number mean "absent": the field is left out, never 0.
  */
-import { mibToBytes, percentToRatio } from '@stroom/protocol';
+import { mibToBytes, percentToRatio } from '@stroom/protocol/wire';
 
 /** Values nvidia-smi prints instead of a reading; each means the field is absent. */
 export const ABSENT_VALUES: ReadonlySet<string> = new Set([

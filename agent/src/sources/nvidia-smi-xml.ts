@@ -12,7 +12,8 @@
  * nvidia-smi's output never needs them; the five predefined XML escapes are decoded by hand.
  */
 import { XMLParser } from 'fast-xml-parser';
-import { mibToBytes, type GpuInfo, type MigDeviceInfo } from '@stroom/protocol';
+import type { GpuInfo, MigDeviceInfo } from '@stroom/protocol';
+import { mibToBytes } from '@stroom/protocol/wire';
 
 /** DTD versions whose layout the reader was checked against (`nvsmi_device_vNN.dtd`). */
 export const KNOWN_XML_SCHEMAS: readonly number[] = [11, 12, 13];

@@ -22,7 +22,8 @@
  * slices are the largest GPU instance profile it supports (7 on A100/H100/H200, 4 on A30).
  */
 import type { Logger } from 'pino';
-import { percentToRatio, type GpuInfo, type MigDeviceInfo } from '@stroom/protocol';
+import type { GpuInfo, MigDeviceInfo } from '@stroom/protocol';
+import { percentToRatio } from '@stroom/protocol/wire';
 import { SourceUnavailable, type DeviceReadings, type DeviceSource, type GpuReading, type Inventory, type Tick } from '../source.js';
 import {
   NVML_DEVICE_MIG_ENABLE,

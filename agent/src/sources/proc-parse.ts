@@ -3,7 +3,7 @@
  * `/proc/meminfo` (memory) and `/proc/loadavg`. No I/O; malformed input gives undefined fields,
  * never an exception, so one odd kernel line cannot cost the whole tick.
  */
-import { mibToBytes } from '@stroom/protocol';
+import { mibToBytes } from '@stroom/protocol/wire';
 
 /** Cumulative CPU time of one `cpu` line of /proc/stat, in USER_HZ ticks (usually 1/100 s). */
 export interface CpuTimes {

@@ -14,7 +14,7 @@ import { readdir, readFile as fsReadFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { CpuInfo } from '@stroom/protocol';
-import { ujToMj } from '@stroom/protocol';
+import { ujToMj } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import { SourceUnavailable, type CpuReading, type DeviceReadings, type DeviceSource, type Inventory, type Tick } from '../source.js';
 import { selectZones, zoneDirs, type NamedZone, type SelectedZone } from './rapl-zones.js';

@@ -5,10 +5,10 @@
  * dropped and counted). Is not: fsync'd per batch — after a power cut the last second or so
  * may be missing, which costs resolution only, because counters are cumulative.
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Batch } from '@stroom/protocol';
-import { encode } from '@stroom/protocol';
+import { encode } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import type { Spool, SpooledBatch, SpoolStats } from './spool.js';
 
@@ -38,6 +38,8 @@ export class DiskSpool implements Spool {
   #segments: Segment[] = [];
   #bytes = 0;
   #dropped = 0;
+  /** Open descriptor of the newest segment: one write syscall per batch, not open+write+close. */
+  #fd: { file: string; fd: number } | undefined;
 
   constructor(options: DiskSpoolOptions) {
     this.#o = options;
@@ -62,12 +64,17 @@ export class DiskSpool implements Spool {
       this.#segments.push(seg);
     }
     const line = frame + '\n';
-    appendFileSync(seg.file, line);
+    if (this.#fd?.file !== seg.file) {
+      this.#closeFd();
+      this.#fd = { file: seg.file, fd: openSync(seg.file, 'a') };
+    }
+    writeSync(this.#fd.fd, line);
     seg.items.push({ seq: batch.seq, frame });
     seg.bytes += line.length;
     this.#bytes += line.length;
     while (this.#bytes > this.#maxBytes && this.#segments.length > 1) {
       const oldest = this.#segments.shift() as Segment;
+      if (this.#fd?.file === oldest.file) this.#closeFd();
       this.#dropped += oldest.items.length;
       this.#bytes -= oldest.bytes;
       rmSync(oldest.file, { force: true });
@@ -112,6 +119,7 @@ export class DiskSpool implements Spool {
       }
       if (seg.items.length === 0) {
         this.#segments.shift();
+        if (this.#fd?.file === seg.file) this.#closeFd();
         rmSync(seg.file, { force: true });
         continue;
       }
@@ -120,11 +128,19 @@ export class DiskSpool implements Spool {
   }
 
   get stats(): SpoolStats {
-    return { batches: this.#segments.reduce((n, s) => n + s.items.length, 0), bytes: this.#bytes, dropped: this.#dropped };
+    let batches = 0;
+    for (const seg of this.#segments) batches += seg.items.length;
+    return { batches, bytes: this.#bytes, dropped: this.#dropped };
   }
 
   close(): void {
+    this.#closeFd();
     this.#segments = [];
+  }
+
+  #closeFd(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd.fd);
+    this.#fd = undefined;
   }
 
   /** Read every segment back in order; cut a torn or corrupt tail with one warning. */

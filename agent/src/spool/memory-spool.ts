@@ -4,7 +4,7 @@
  * it already counted).
  */
 import type { Batch } from '@stroom/protocol';
-import { encode } from '@stroom/protocol';
+import { encode } from '@stroom/protocol/wire';
 import type { Spool, SpooledBatch, SpoolStats } from './spool.js';
 
 /** Options of the in-memory spool. */

@@ -24,7 +24,7 @@ function gpu(counter: { mj: number }): DeviceSource {
 function agentWith(file: string, counter: { mj: number }, boot: string, mono: { ms: number }): Agent {
   return new Agent({
     node: 'n1', intervalMs: 1000, devices: gpu(counter), jobs: { name: 'none', read: async () => [] }, spool: new MemorySpool(), log,
-    state: new FileStateStore(file, () => undefined), bootId: boot,
+    state: new FileStateStore(file, () => undefined), bootId: boot, stateEveryBatches: 1,
     clock: { nowMs: () => 1_764_496_800_000 + mono.ms, monoMs: () => mono.ms },
   });
 }
@@ -67,12 +67,25 @@ describe('agent state', () => {
     expect(b?.counters.devices).toEqual([{ id: 'GPU-a', kind: 'gpu', energyMj: 0 }]);
   });
 
-  it('starts a new epoch, with a warning, when the state file is corrupt', () => {
+  it('continues from the intact half when the newest state file is torn', () => {
     const file = join(root, 'c', 'state.json');
+    const store = new FileStateStore(file, () => undefined);
+    const meter = { devices: [], jobs: [], idle: { gpuEnergyMj: 0, cpuEnergyMj: 0 }, owners: [], gaps: 0, resets: 0 };
+    store.save({ v: 1, node: 'n1', bootId: 'b', epoch: 'e', seq: 7, meter });
+    store.save({ v: 1, node: 'n1', bootId: 'b', epoch: 'e', seq: 8, meter });
+    writeFileSync(`${file}.b`, '{"v":1,"epo');
+    const warnings: string[] = [];
+    const reread = new FileStateStore(file, (m) => warnings.push(m));
+    expect(reread.load()?.seq).toBe(7);
+    expect(warnings[0]).toMatch(/^agent state unreadable: .*state\.json\.b \(.*\); continuing from seq 7$/);
+  });
+
+  it('starts a new epoch, with a warning, when no state file is intact', () => {
+    const file = join(root, 'd', 'state.json');
     const warnings: string[] = [];
     const store = new FileStateStore(file, (m) => warnings.push(m));
-    writeFileSync(file, '{"v":1,"epo');
+    writeFileSync(`${file}.a`, '{"v":1,"epo');
     expect(store.load()).toBeUndefined();
-    expect(warnings[0]).toMatch(/^agent state .*state\.json unreadable \(.*\); starting a new epoch$/);
+    expect(warnings[0]).toMatch(/^agent state unreadable: .*state\.json\.a \(.*\); starting a new epoch$/);
   });
 });

@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { AGENT_DEFAULTS, Agent, GPU_SOURCES, JOB_SOURCES, MemorySpool, buildSources, startAgent } from '@stroom/agent';
-import type { AgentConfig, GpuSourceName, JobSourceName } from '@stroom/agent';
+// Only the light configuration module at start-up; the agent itself loads in the action, so
+// `stroom agent` never carries the collector's (or the CLI's other commands') modules.
+import { AGENT_DEFAULTS, GPU_SOURCES, JOB_SOURCES } from '@stroom/agent/config';
+import type { AgentConfig, GpuSourceName, JobSourceName } from '@stroom/agent/config';
 import { LOG_LEVELS, makeLogger } from '../log.js';
 import { intBetween, positiveNumber } from '../options.js';
 import { onShutdown } from '../shutdown.js';
@@ -65,6 +67,7 @@ export function agentCommand(): Command {
     .option('--once', 'measure one interval, print the inventory and that batch, and exit', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (o: AgentCliOptions) => {
+      const { Agent, MemorySpool, buildSources, startAgent } = await import('@stroom/agent');
       const log = makeLogger(o.logLevel, 'stroom-agent');
       const config: AgentConfig = {
         node: o.node,

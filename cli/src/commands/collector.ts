@@ -1,6 +1,5 @@
 /** `stroom collector`: run the collector. */
 import { Command, Option } from 'commander';
-import { AgentTokens, startCollector } from '@stroom/collector';
 import { LOG_LEVELS, makeLogger } from '../log.js';
 import { parseListen } from '../options.js';
 import type { Listen } from '../options.js';
@@ -16,6 +15,7 @@ export function collectorCommand(): Command {
     .option('--tz <zone>', 'IANA time zone that "today" is counted in', 'Europe/Amsterdam')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (o: { listen: Listen; data: string; tokens: string; tz: string; logLevel: string }) => {
+      const { AgentTokens, startCollector } = await import('@stroom/collector');
       const log = makeLogger(o.logLevel, 'stroom-collector');
       const collector = await startCollector({ host: o.listen.host, port: o.listen.port, dataDir: o.data, tokens: AgentTokens.fromFile(o.tokens), timeZone: o.tz, log });
       process.stderr.write(`stroom collector on ${collector.url}\n`);

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { Command, Option } from 'commander';
-import { AgentTokens, startCollector } from '@stroom/collector';
 import type { DemoWorkerData } from '../demo-worker.js';
 import { LOG_LEVELS, makeLogger } from '../log.js';
 import { intBetween, parseListen, positiveNumber } from '../options.js';
@@ -38,6 +37,7 @@ export function demoCommand(): Command {
     .option('--seed <n>', 'seed of the simulation', intBetween(0, 2 ** 31), 1)
     .addOption(new Option('--log-level <level>', 'log level of the collector (agents log warnings only)').choices(LOG_LEVELS).default('warn'))
     .action(async (o: DemoOptions) => {
+      const { AgentTokens, startCollector } = await import('@stroom/collector');
       const log = makeLogger(o.logLevel, 'stroom-collector');
       const names = Array.from({ length: o.nodes }, (_, i) => nodeName(i));
       const secrets = new Map(names.map((n) => [n, randomBytes(24).toString('base64url')]));
