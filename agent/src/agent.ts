@@ -209,6 +209,7 @@ export class Agent {
       counters: meter.snapshot(),
       jobs: [...this.#jobs],
       gaps: meter.gaps,
+      sources: [...this.#sources.stats].map(([name, st]) => ({ name, lastReadMs: Math.round(st.lastDurationMs * 1000) / 1000, errors: st.errors, timeouts: st.timeouts })),
     };
     this.#samples = [];
     this.#ticksSinceBatch = 0;

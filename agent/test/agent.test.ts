@@ -47,6 +47,7 @@ describe('Agent', () => {
       },
       jobs: [job],
       gaps: 0,
+      sources: [{ name: 'scripted', lastReadMs: expect.any(Number), errors: 0, timeouts: 0 }],
     });
     expect(spool.stats.batches).toBe(3);
   });

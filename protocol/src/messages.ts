@@ -193,6 +193,13 @@ export const BatchSchema = z.object({
   jobs: z.array(JobAllocationSchema).max(4096),
   /** Sampling intervals longer than the gap limit, not integrated, since the epoch began. */
   gaps: z.number().int().nonnegative(),
+  /** Each device source's health: last read time and cumulative errors and timeouts. */
+  sources: z.array(z.object({
+    name,
+    lastReadMs: z.number().nonnegative(),
+    errors: z.number().int().nonnegative(),
+    timeouts: z.number().int().nonnegative(),
+  })).max(64).optional(),
 });
 export type Batch = z.infer<typeof BatchSchema>;
 
