@@ -71,7 +71,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const server: Server = createServer((req, res) => {
-    void handleHttp({ store, picture, tokens: o.tokens, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats }) }, req, res);
+    void handleHttp({ store, picture, tokens: o.tokens, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://collector').pathname;

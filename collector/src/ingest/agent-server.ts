@@ -7,12 +7,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
-import type { Hello } from '@stroom/protocol';
+import type { GpuInfo, Hello } from '@stroom/protocol';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION, closeReason, decodeAgentMessage, encode } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import type { AgentTokens } from '../auth/agent-tokens.js';
 import type { ClusterState } from '../live/cluster-state.js';
 import type { Committer } from './committer.js';
+import { MAX_POWER_OVER_LIMIT, checkPhysics } from './physics.js';
 
 /** Options of the agent endpoint. */
 export interface AgentServerOptions {
@@ -28,6 +29,8 @@ export interface AgentServerOptions {
 export interface AgentServerStats {
   refusedHandshakes: number;
   rejectedFrames: number;
+  /** Single values refused for being outside physics; the rest of their batch was kept. */
+  rejectedValues: number;
   connections: number;
 }
 
@@ -37,7 +40,9 @@ export class AgentServer {
   readonly #wss: WebSocketServer;
   readonly #alive = new WeakMap<WebSocket, boolean>();
   readonly #ping: NodeJS.Timeout;
-  readonly stats: AgentServerStats = { refusedHandshakes: 0, rejectedFrames: 0, connections: 0 };
+  /** Kinds of refused values already logged, per node: the log says each once, the count says all. */
+  readonly #logged = new Set<string>();
+  readonly stats: AgentServerStats = { refusedHandshakes: 0, rejectedFrames: 0, rejectedValues: 0, connections: 0 };
 
   constructor(options: AgentServerOptions) {
     this.#o = options;
@@ -76,6 +81,7 @@ export class AgentServer {
     this.#alive.set(ws, true);
     ws.on('pong', () => this.#alive.set(ws, true));
     let hello: Hello | undefined;
+    let gpus = new Map<string, GpuInfo>();
     let open = true;
     const reject = (error: string): void => {
       this.stats.rejectedFrames += 1;
@@ -96,13 +102,27 @@ export class AgentServer {
       if (msg.node !== node) return reject(`node: "${msg.node}" does not match the token's node "${node}"`);
       if (msg.type === 'hello') {
         hello = msg;
+        gpus = new Map(msg.inventory.gpus.map((g) => [g.uuid, g]));
         this.#o.cluster.hello(msg);
         return;
       }
       if (hello === undefined) return reject('type: hello expected before the first batch');
       if (msg.epoch !== hello.epoch) return reject(`epoch: "${msg.epoch}" is not this connection's epoch "${hello.epoch}"`);
+      const { batch, rejections } = checkPhysics(msg, gpus, Date.now());
+      for (const r of rejections) {
+        this.stats.rejectedValues += 1;
+        const kind = `${node}\u0000${r.field.replace(/\[\d+\]/g, '[]')}\u0000${r.reason.split(' ')[0] ?? ''}`;
+        if (this.#logged.has(kind)) continue;
+        this.#logged.add(kind);
+        this.#o.log.warn({ node, seq: msg.seq }, `value refused: ${r.field}: ${r.reason} (further ones of this kind are counted, not logged)`);
+      }
+      const limits = gpus;
       this.#o.committer.submit({
-        batch: msg,
+        batch,
+        limit: (id, dtMs) => {
+          const w = limits.get(id)?.powerLimitW;
+          return w === undefined ? undefined : MAX_POWER_OVER_LIMIT * w * dtMs;
+        },
         done: () => {
           if (ws.readyState === ws.OPEN) ws.send(encode({ v: PROTOCOL_VERSION, type: 'ack', seq: msg.seq }));
         },

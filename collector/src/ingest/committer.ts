@@ -6,11 +6,14 @@
 import type { Batch } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import { applyBatch, emptyLedger } from '../ledger/ledger.js';
+import type { EnergyLimit } from '../ledger/ledger.js';
 import type { BatchEffect, LedgerState, Store } from '../store/store.js';
 
 /** A batch waiting for the next commit, and what to do once it is durable. */
 export interface PendingBatch {
   readonly batch: Batch;
+  /** Largest plausible energy of each device over an interval (from the node's Hello). */
+  readonly limit?: EnergyLimit;
   /** Called after the commit (counted or duplicate). */
   readonly done: () => void;
   /** Called when the commit failed; the batch was not counted. */
@@ -36,6 +39,8 @@ export interface CommitterStats {
   counted: number;
   duplicates: number;
   resets: number;
+  /** Intervals dropped because a counter jumped beyond physics. */
+  glitches: number;
   commits: number;
   failures: number;
 }
@@ -47,7 +52,7 @@ export class Committer {
   #queue: PendingBatch[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #loggedResets = new Set<string>();
-  readonly stats: CommitterStats = { counted: 0, duplicates: 0, resets: 0, commits: 0, failures: 0 };
+  readonly stats: CommitterStats = { counted: 0, duplicates: 0, resets: 0, glitches: 0, commits: 0, failures: 0 };
 
   constructor(options: CommitterOptions) {
     this.#o = options;
@@ -70,10 +75,11 @@ export class Committer {
     const touched = new Map<string, LedgerState>();
     let duplicates = 0;
     let resets = 0;
+    let glitches = 0;
     for (const p of queue) {
       const key = `${p.batch.node}\u0000${p.batch.epoch}`;
       const state = touched.get(key) ?? this.#ledger(key, p.batch.node, p.batch.epoch);
-      const outcome = applyBatch(state, p.batch);
+      const outcome = applyBatch(state, p.batch, p.limit);
       if (outcome.kind === 'duplicate') {
         duplicates += 1;
         continue;
@@ -85,6 +91,10 @@ export class Committer {
           this.#loggedResets.add(what);
           this.#o.log.warn({ node: p.batch.node, epoch: p.batch.epoch, counter: r }, 'counter went backwards: new baseline, nothing counted for that interval');
         }
+      }
+      for (const g of outcome.glitches) {
+        glitches += 1;
+        this.#o.log.warn({ node: p.batch.node, epoch: p.batch.epoch, seq: p.batch.seq }, `counter rejected: ${g}`);
       }
       touched.set(key, outcome.effect.ledger);
       effects.push({ effect: outcome.effect, batch: p.batch, previousTs: state.lastTs });
@@ -102,6 +112,7 @@ export class Committer {
     this.stats.counted += effects.length;
     this.stats.duplicates += duplicates;
     this.stats.resets += resets;
+    this.stats.glitches += glitches;
     this.#o.onCommit?.(effects);
     for (const p of queue) p.done();
   }

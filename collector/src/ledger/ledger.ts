@@ -10,7 +10,10 @@ import type { BatchEffect, LedgerState, SplitMj } from '../store/store.js';
 /** Result of offering one batch to the ledger. */
 export type LedgerOutcome =
   | { kind: 'duplicate' }
-  | { kind: 'counted'; effect: BatchEffect; resets: string[] };
+  | { kind: 'counted'; effect: BatchEffect; resets: string[]; glitches: string[] };
+
+/** Largest plausible energy of a device over an interval, mJ; undefined when unknown. */
+export type EnergyLimit = (deviceId: string, dtMs: number) => number | undefined;
 
 /** Fresh state for an epoch never seen: every counter starts at 0 when its epoch begins. */
 export function emptyLedger(node: string, epoch: string): LedgerState {
@@ -18,7 +21,7 @@ export function emptyLedger(node: string, epoch: string): LedgerState {
 }
 
 /** Apply one batch to a copy of `state`; `state` is not modified. */
-export function applyBatch(state: LedgerState, batch: Batch): LedgerOutcome {
+export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit): LedgerOutcome {
   if (batch.seq <= state.lastSeq) return { kind: 'duplicate' };
   const counters = { ...state.counters };
   const resets: string[] = [];
@@ -30,11 +33,17 @@ export function applyBatch(state: LedgerState, batch: Batch): LedgerOutcome {
     return 0;
   };
   const nodeMj: SplitMj = { gpuMj: 0, cpuMj: 0 };
-  for (const d of batch.counters.devices) {
+  const glitches: string[] = [];
+  const dtMs = state.lastTs > 0 ? batch.ts - state.lastTs : 0;
+  batch.counters.devices.forEach((d, i) => {
     const delta = step(`d:${d.id}`, d.energyMj);
+    const max = dtMs > 0 ? limit?.(d.id, dtMs) : undefined;
+    if (max !== undefined && delta > max) {
+      glitches.push(`counters.devices[${i}].energyMj: rose ${delta / 1000} J in ${dtMs / 1000} s (${Math.round(delta / dtMs)} W), above twice the device's limit; new baseline, nothing counted for this interval`);
+    }
     if (d.kind === 'gpu') nodeMj.gpuMj += delta;
     else nodeMj.cpuMj += delta;
-  }
+  });
   const jobsMj = new Map<string, SplitMj>();
   for (const j of batch.counters.jobs) {
     const mj = { gpuMj: step(`j:${j.id}:gpu`, j.gpuEnergyMj), cpuMj: step(`j:${j.id}:cpu`, j.cpuEnergyMj) };
@@ -54,5 +63,11 @@ export function applyBatch(state: LedgerState, batch: Batch): LedgerOutcome {
   ]);
   for (const key of Object.keys(counters)) if (!present.has(key)) delete counters[key];
   const ledger: LedgerState = { node: state.node, epoch: state.epoch, lastSeq: batch.seq, lastTs: batch.ts, counters };
-  return { kind: 'counted', resets, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, jobs: batch.jobs } };
+  if (glitches.length > 0) {
+    // The agent's job and idle counters carry the same glitch: drop the whole interval so
+    // jobs + idle = node still holds, and continue from the new values.
+    const none = { gpuMj: 0, cpuMj: 0 };
+    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), jobs: batch.jobs } };
+  }
+  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, jobs: batch.jobs } };
 }
