@@ -32,6 +32,8 @@ export interface CollectorOptions {
   readonly dashboardDir?: string;
   /** Live push period in ms (default 1000). */
   readonly livePeriodMs?: number;
+  /** Modelled base power per node in W (fans, NICs, disks), by node name (default 0). */
+  readonly basePowerW?: (node: string) => number;
 }
 
 /** A running collector. */
@@ -66,7 +68,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       for (const { effect, batch, previousTs } of effects) cluster.counted(effect, batch.samples, previousTs);
     },
   });
-  const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log });
+  const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
   const live = new LiveServer({ source: picture, log: o.log, ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');

@@ -2,3 +2,5 @@ export { startCollector, defaultDashboardDir } from './collector.js';
 export type { Collector, CollectorOptions } from './collector.js';
 export { AgentTokens } from './auth/agent-tokens.js';
 export type { Store, NodeBalance, JobRecord } from './store/store.js';
+export { basePowerOf, parseBasePowerRule } from './base-power.js';
+export type { BasePowerRule } from './base-power.js';

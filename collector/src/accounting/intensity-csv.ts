@@ -34,8 +34,13 @@ function parseTimestamp(text: string): number {
     if (!Number.isSafeInteger(ms)) throw new Error(`timestamp ${text} is too large for epoch ms`);
     return ms;
   }
+  return parseIsoUtc(text, ' or epoch ms');
+}
+
+/** Epoch ms of an ISO 8601 UTC time; throws a message (without location) otherwise. */
+function parseIsoUtc(text: string, alternatives = ''): number {
   const m = ISO.exec(text);
-  if (m === null) throw new Error(`timestamp "${text}" is not an ISO 8601 UTC time (2023-01-01T10:00:00Z) or epoch ms`);
+  if (m === null) throw new Error(`timestamp "${text}" is not an ISO 8601 UTC time (2023-01-01T10:00:00Z)${alternatives}`);
   const offset = m[8] as string;
   // Only UTC: exports in local time (CET/CEST) repeat or skip an hour at daylight-saving changes,
   // and a series must be unambiguous.
@@ -145,7 +150,8 @@ export function seriesFactorFromCsv(csv: HourlySeriesCsv, opts: SeriesFactorOpti
     const text = meta[key] ?? '';
     if (text === '') return fallback;
     try {
-      return parseTimestamp(text);
+      // ISO only: a bare "2023" would otherwise read as 2023 ms after the epoch.
+      return parseIsoUtc(text);
     } catch (e) {
       throw new Error(`${name}: metadata "${key}": ${(e as Error).message}`);
     }

@@ -37,11 +37,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** The API shape of a job; energy in J, `other` is not modelled yet and is 0. */
+/** The API shape of a job; energy in J. `other` is modelled base power (fans, NICs, disks), not measured. */
 export function jobSummary(job: JobRecord): JobSummary {
   const gpu = mjToJ(job.energyMj.gpuMj);
   const cpu = mjToJ(job.energyMj.cpuMj);
-  const otherMj = 0;
+  const otherMj = job.energyMj.otherMj;
   const other = mjToJ(otherMj);
   // Sum in integer mJ so total is exactly gpu + cpu + other as printed.
   const total = mjToJ(job.energyMj.gpuMj + job.energyMj.cpuMj + otherMj);

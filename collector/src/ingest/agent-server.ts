@@ -12,6 +12,7 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, MAX_FRAME_BYTES, NODE_HEADER,
 import type { Logger } from 'pino';
 import type { AgentTokens } from '../auth/agent-tokens.js';
 import type { ClusterState } from '../live/cluster-state.js';
+import type { NodeModel } from '../ledger/ledger.js';
 import type { Committer } from './committer.js';
 import { MAX_POWER_OVER_LIMIT, checkPhysics } from './physics.js';
 
@@ -21,6 +22,8 @@ export interface AgentServerOptions {
   readonly committer: Committer;
   readonly cluster: ClusterState;
   readonly log: Logger;
+  /** Modelled base power of a node in W (fans, NICs, disks), by node name; 0 when not configured. */
+  readonly basePowerW?: (node: string) => number;
   /** Ping interval in ms; a client that misses a pong is terminated (default 30 s). */
   readonly pingIntervalMs?: number;
 }
@@ -82,6 +85,7 @@ export class AgentServer {
     ws.on('pong', () => this.#alive.set(ws, true));
     let hello: Hello | undefined;
     let gpus = new Map<string, GpuInfo>();
+    let model: NodeModel | undefined;
     let open = true;
     const reject = (error: string): void => {
       this.stats.rejectedFrames += 1;
@@ -103,6 +107,7 @@ export class AgentServer {
       if (msg.type === 'hello') {
         hello = msg;
         gpus = new Map(msg.inventory.gpus.map((g) => [g.uuid, g]));
+        model = { basePowerW: this.#o.basePowerW?.(node) ?? 0, gpus: msg.inventory.gpus.length, maxGapMs: 3 * msg.intervalMs };
         this.#o.cluster.hello(msg);
         return;
       }
@@ -119,6 +124,7 @@ export class AgentServer {
       const limits = gpus;
       this.#o.committer.submit({
         batch,
+        ...(model === undefined ? {} : { model }),
         limit: (id, dtMs) => {
           const w = limits.get(id)?.powerLimitW;
           return w === undefined ? undefined : MAX_POWER_OVER_LIMIT * w * dtMs;

@@ -6,7 +6,7 @@
 import type { Batch } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import { applyBatch, emptyLedger } from '../ledger/ledger.js';
-import type { EnergyLimit } from '../ledger/ledger.js';
+import type { EnergyLimit, NodeModel } from '../ledger/ledger.js';
 import type { BatchEffect, LedgerState, Store } from '../store/store.js';
 
 /** A batch waiting for the next commit, and what to do once it is durable. */
@@ -14,6 +14,8 @@ export interface PendingBatch {
   readonly batch: Batch;
   /** Largest plausible energy of each device over an interval (from the node's Hello). */
   readonly limit?: EnergyLimit;
+  /** The node's modelled base power and GPU count (from its Hello and the configuration). */
+  readonly model?: NodeModel;
   /** Called after the commit (counted or duplicate). */
   readonly done: () => void;
   /** Called when the commit failed; the batch was not counted. */
@@ -79,7 +81,7 @@ export class Committer {
     for (const p of queue) {
       const key = `${p.batch.node}\u0000${p.batch.epoch}`;
       const state = touched.get(key) ?? this.#ledger(key, p.batch.node, p.batch.epoch);
-      const outcome = applyBatch(state, p.batch, p.limit);
+      const outcome = applyBatch(state, p.batch, p.limit, p.model);
       if (outcome.kind === 'duplicate') {
         duplicates += 1;
         continue;

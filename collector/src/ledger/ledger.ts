@@ -20,8 +20,18 @@ export function emptyLedger(node: string, epoch: string): LedgerState {
   return { node, epoch, lastSeq: 0, lastTs: 0, counters: {} };
 }
 
+/** The modelled part of a node: power the meters do not see (fans, NICs, disks, switches). */
+export interface NodeModel {
+  /** Base power of the node in W, shared by the jobs by their share of the node's GPUs. */
+  readonly basePowerW: number;
+  /** GPUs of the node (what the shares are of). */
+  readonly gpus: number;
+  /** Longest interval the base power is charged over, ms (longer is a gap: not modelled). */
+  readonly maxGapMs: number;
+}
+
 /** Apply one batch to a copy of `state`; `state` is not modified. */
-export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit): LedgerOutcome {
+export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit, model?: NodeModel): LedgerOutcome {
   if (batch.seq <= state.lastSeq) return { kind: 'duplicate' };
   const counters = { ...state.counters };
   const resets: string[] = [];
@@ -32,7 +42,7 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
     resets.push(key);
     return 0;
   };
-  const nodeMj: SplitMj = { gpuMj: 0, cpuMj: 0 };
+  const nodeMj: SplitMj = { gpuMj: 0, cpuMj: 0, otherMj: 0 };
   const glitches: string[] = [];
   const dtMs = state.lastTs > 0 ? batch.ts - state.lastTs : 0;
   batch.counters.devices.forEach((d, i) => {
@@ -46,13 +56,36 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
   });
   const jobsMj = new Map<string, SplitMj>();
   for (const j of batch.counters.jobs) {
-    const mj = { gpuMj: step(`j:${j.id}:gpu`, j.gpuEnergyMj), cpuMj: step(`j:${j.id}:cpu`, j.cpuEnergyMj) };
+    const mj = { gpuMj: step(`j:${j.id}:gpu`, j.gpuEnergyMj), cpuMj: step(`j:${j.id}:cpu`, j.cpuEnergyMj), otherMj: 0 };
     if (mj.gpuMj > 0 || mj.cpuMj > 0) jobsMj.set(j.id, mj);
   }
   const idleMj: SplitMj = {
     gpuMj: step('i:gpu', batch.counters.idle.gpuEnergyMj),
     cpuMj: step('i:cpu', batch.counters.idle.cpuEnergyMj),
+    otherMj: 0,
   };
+  // GPU-seconds and modelled base power of the interval, by the job map the interval began
+  // with (the previous batch's), as the agent charges measured energy.
+  const gpuSeconds = new Map<string, number>();
+  const previousMap = Object.entries(state.counters).filter(([k]) => k.startsWith('m:')).map(([k, gpus]) => [k.slice(2), gpus] as const);
+  const dtOk = dtMs > 0 && dtMs <= (model?.maxGapMs ?? Infinity);
+  if (dtOk) {
+    for (const [id, gpus] of previousMap) if (gpus > 0) gpuSeconds.set(id, (gpus * dtMs) / 1000);
+    if (model !== undefined && model.basePowerW > 0) {
+      const otherMj = Math.round(model.basePowerW * dtMs);
+      nodeMj.otherMj = otherMj;
+      let charged = 0;
+      for (const [id, gpus] of previousMap) {
+        if (gpus === 0 || model.gpus === 0) continue;
+        const share = Math.floor((otherMj * Math.min(gpus, model.gpus)) / model.gpus);
+        charged += share;
+        const mj = jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
+        mj.otherMj += share;
+        jobsMj.set(id, mj);
+      }
+      idleMj.otherMj = Math.max(0, otherMj - charged);
+    }
+  }
   // Ended jobs drop out of the agent's counters after a while; forget them here too so the
   // state stays the size of what is running.
   const present = new Set<string>([
@@ -62,12 +95,14 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
     'i:cpu',
   ]);
   for (const key of Object.keys(counters)) if (!present.has(key)) delete counters[key];
+  // The job map this interval ends with owns the next one: remember its GPU counts ("m:" keys).
+  for (const j of batch.jobs) counters[`m:${j.id}`] = j.gpus.length;
   const ledger: LedgerState = { node: state.node, epoch: state.epoch, lastSeq: batch.seq, lastTs: batch.ts, counters };
   if (glitches.length > 0) {
     // The agent's job and idle counters carry the same glitch: drop the whole interval so
     // jobs + idle = node still holds, and continue from the new values.
-    const none = { gpuMj: 0, cpuMj: 0 };
-    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), jobs: batch.jobs } };
+    const none = { gpuMj: 0, cpuMj: 0, otherMj: 0 };
+    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), gpuSeconds, jobs: batch.jobs } };
   }
-  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, jobs: batch.jobs } };
+  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, gpuSeconds, jobs: batch.jobs } };
 }

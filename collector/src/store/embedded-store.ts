@@ -7,9 +7,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchEffect, JobQuery, JobRecord, LedgerState, NodeBalance, SplitMj, Store } from './store.js';
+import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SplitMj, Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
+/** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -25,7 +27,14 @@ CREATE TABLE IF NOT EXISTS job_nodes (
   job_id TEXT NOT NULL, node TEXT NOT NULL, gpus INTEGER NOT NULL DEFAULT 0,
   running INTEGER NOT NULL, end_ts INTEGER,
   gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0,
+  other_mj INTEGER NOT NULL DEFAULT 0, gpu_s REAL NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, node)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_hours (
+  job_id TEXT NOT NULL, node TEXT NOT NULL, hour_ts INTEGER NOT NULL,
+  gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0, other_mj INTEGER NOT NULL DEFAULT 0,
+  gpu_s REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY (job_id, node, hour_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_nodes_running ON job_nodes (node, running);
 CREATE TABLE IF NOT EXISTS node_hours (
@@ -33,6 +42,7 @@ CREATE TABLE IF NOT EXISTS node_hours (
   device_gpu_mj INTEGER NOT NULL DEFAULT 0, device_cpu_mj INTEGER NOT NULL DEFAULT 0,
   idle_gpu_mj INTEGER NOT NULL DEFAULT 0, idle_cpu_mj INTEGER NOT NULL DEFAULT 0,
   jobs_mj INTEGER NOT NULL DEFAULT 0,
+  other_mj INTEGER NOT NULL DEFAULT 0, idle_other_mj INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (node, hour_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_hours_hour ON node_hours (hour_ts);
@@ -51,6 +61,7 @@ interface JobRow {
   gpus: number | null;
   gpu_mj: number | null;
   cpu_mj: number | null;
+  other_mj: number | null;
 }
 
 const JOB_SELECT = `
@@ -58,7 +69,8 @@ SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.sta
   (SELECT group_concat(node, char(31)) FROM (SELECT node FROM job_nodes WHERE job_id = j.id ORDER BY node)) AS nodes,
   (SELECT sum(gpus) FROM job_nodes WHERE job_id = j.id) AS gpus,
   (SELECT sum(gpu_mj) FROM job_nodes WHERE job_id = j.id) AS gpu_mj,
-  (SELECT sum(cpu_mj) FROM job_nodes WHERE job_id = j.id) AS cpu_mj
+  (SELECT sum(cpu_mj) FROM job_nodes WHERE job_id = j.id) AS cpu_mj,
+  (SELECT sum(other_mj) FROM job_nodes WHERE job_id = j.id) AS other_mj
 FROM jobs j`;
 
 function toJob(row: JobRow): JobRecord {
@@ -73,7 +85,7 @@ function toJob(row: JobRow): JobRecord {
     endTs: row.end_ts,
     nodes: row.nodes === null ? [] : row.nodes.split('\u001f'),
     gpus: row.gpus ?? 0,
-    energyMj: { gpuMj: row.gpu_mj ?? 0, cpuMj: row.cpu_mj ?? 0 },
+    energyMj: { gpuMj: row.gpu_mj ?? 0, cpuMj: row.cpu_mj ?? 0, otherMj: row.other_mj ?? 0 },
   };
 }
 
@@ -94,6 +106,7 @@ export class EmbeddedStore implements Store {
     // NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the
     // last transactions, and the agents resend whatever was not acked.
     this.#db.pragma('synchronous = NORMAL');
+    this.#migrate();
     this.#db.exec(SCHEMA);
     const db = this.#db;
     this.#stmt = {
@@ -110,23 +123,51 @@ export class EmbeddedStore implements Store {
       jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, running, end_ts) VALUES (?, ?, ?, 1, NULL)
         ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, running = 1, end_ts = NULL
         WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL OR job_nodes.end_ts < ?`),
-      jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj) VALUES (?, ?, 0, ?, ?, ?)
-        ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj`),
+      jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj, other_mj, gpu_s) VALUES (?, ?, 0, ?, ?, ?, ?, ?)
+        ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,
+        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s`),
+      jobHour: db.prepare(`INSERT INTO job_hours (job_id, node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (job_id, node, hour_ts) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,
+        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s`),
+      jobHoursGet: db.prepare<[string], { node: string; hour_ts: number; gpu_mj: number; cpu_mj: number; other_mj: number; gpu_s: number }>(
+        'SELECT node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s FROM job_hours WHERE job_id = ? ORDER BY hour_ts, node'),
       runningOnNode: db.prepare<[string], { job_id: string }>('SELECT job_id FROM job_nodes WHERE node = ? AND running = 1'),
       jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ? AND running = 1'),
       jobOnNode: db.prepare<[string, string], { running: number }>('SELECT running FROM job_nodes WHERE job_id = ? AND node = ?'),
       jobStillRunning: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM job_nodes WHERE job_id = ? AND running = 1'),
       jobEnd: db.prepare(`UPDATE jobs SET state = 'completed', end_ts = (SELECT max(end_ts) FROM job_nodes WHERE job_id = ?) WHERE id = ?`),
-      nodeHour: db.prepare(`INSERT INTO node_hours (node, hour_ts, device_gpu_mj, device_cpu_mj, idle_gpu_mj, idle_cpu_mj, jobs_mj) VALUES (?, ?, ?, ?, ?, ?, ?)
+      nodeHour: db.prepare(`INSERT INTO node_hours (node, hour_ts, device_gpu_mj, device_cpu_mj, idle_gpu_mj, idle_cpu_mj, jobs_mj, other_mj, idle_other_mj) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (node, hour_ts) DO UPDATE SET device_gpu_mj = device_gpu_mj + excluded.device_gpu_mj, device_cpu_mj = device_cpu_mj + excluded.device_cpu_mj,
-        idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj`),
+        idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj,
+        other_mj = other_mj + excluded.other_mj, idle_other_mj = idle_other_mj + excluded.idle_other_mj`),
       jobGet: db.prepare<[string], JobRow>(`${JOB_SELECT} WHERE j.id = ?`),
       clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
-        'SELECT sum(device_gpu_mj + device_cpu_mj) AS mj FROM node_hours WHERE hour_ts >= ? AND hour_ts < ?'),
-      balance: db.prepare<[number, number], { node: string; device_mj: number; jobs_mj: number; idle_mj: number }>(
-        `SELECT node, sum(device_gpu_mj + device_cpu_mj) AS device_mj, sum(jobs_mj) AS jobs_mj, sum(idle_gpu_mj + idle_cpu_mj) AS idle_mj
+        'SELECT sum(device_gpu_mj + device_cpu_mj + other_mj) AS mj FROM node_hours WHERE hour_ts >= ? AND hour_ts < ?'),
+      balance: db.prepare<[number, number], { node: string; device_mj: number; other_mj: number; jobs_mj: number; idle_mj: number }>(
+        `SELECT node, sum(device_gpu_mj + device_cpu_mj + other_mj) AS device_mj, sum(other_mj) AS other_mj, sum(jobs_mj) AS jobs_mj,
+         sum(idle_gpu_mj + idle_cpu_mj + idle_other_mj) AS idle_mj
          FROM node_hours WHERE hour_ts >= ? AND hour_ts < ? GROUP BY node ORDER BY node`),
     };
+  }
+
+  /** Bring a data directory from an earlier version up to this schema (user_version 2). */
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version >= SCHEMA_VERSION) return;
+    const hasTable = (t: string): boolean => this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+    const hasColumn = (t: string, c: string): boolean => (this.#db.pragma(`table_info(${t})`) as Array<{ name: string }>).some((r) => r.name === c);
+    this.#db.transaction(() => {
+      // Version 1 had no modelled base power and no per-hour job energy.
+      for (const [table, column, type] of [
+        ['job_nodes', 'other_mj', 'INTEGER NOT NULL DEFAULT 0'],
+        ['job_nodes', 'gpu_s', 'REAL NOT NULL DEFAULT 0'],
+        ['node_hours', 'other_mj', 'INTEGER NOT NULL DEFAULT 0'],
+        ['node_hours', 'idle_other_mj', 'INTEGER NOT NULL DEFAULT 0'],
+      ] as const) {
+        if (hasTable(table) && !hasColumn(table, column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      }
+      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   loadLedger(node: string, epoch: string): LedgerState | undefined {
@@ -151,21 +192,25 @@ export class EmbeddedStore implements Store {
       s.jobNodeRunning.run(job.id, e.node, job.gpus.length, e.ts);
       s.jobRevive.run(job.id);
     }
+    const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
     let jobsMj = 0;
-    for (const [id, mj] of e.jobsMj) {
-      jobsMj += mj.gpuMj + mj.cpuMj;
+    const jobIds = new Set([...e.jobsMj.keys(), ...e.gpuSeconds.keys()]);
+    for (const id of jobIds) {
+      const mj = e.jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
+      const gpuS = e.gpuSeconds.get(id) ?? 0;
+      jobsMj += mj.gpuMj + mj.cpuMj + mj.otherMj;
       // Energy for a job this collector never saw on a map (its map was lost): keep the
       // energy, and make the job visible rather than dropping it.
       s.jobPlaceholder.run(id, e.ts, e.ts);
-      s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj);
+      s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
+      s.jobHour.run(id, e.node, hourTs, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
     }
     for (const { job_id } of s.runningOnNode.all(e.node)) {
       if (onMap.has(job_id)) continue;
       s.jobNodeEnd.run(e.ts, job_id, e.node);
       if ((s.jobStillRunning.get(job_id)?.n ?? 0) === 0) s.jobEnd.run(job_id, job_id);
     }
-    const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
-    s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj);
+    s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj, e.nodeMj.otherMj, e.idleMj.otherMj);
   }
 
   endJob(id: string, node: string, endTs: number): boolean {
@@ -183,6 +228,15 @@ export class EmbeddedStore implements Store {
     return row === undefined ? undefined : toJob(row);
   }
 
+  jobHours(id: string): JobHour[] {
+    return this.#stmt.jobHoursGet.all(id).map((r) => ({
+      node: r.node,
+      hourTs: r.hour_ts,
+      energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
+      gpuSeconds: r.gpu_s,
+    }));
+  }
+
   jobs(query: JobQuery): JobRecord[] {
     const where: string[] = [];
     const args: Array<string | number> = [];
@@ -198,10 +252,10 @@ export class EmbeddedStore implements Store {
     const out = new Map<string, SplitMj>();
     if (ids.length === 0) return out;
     const rows = this.#db
-      .prepare<string[], { job_id: string; gpu_mj: number; cpu_mj: number }>(
-        `SELECT job_id, sum(gpu_mj) AS gpu_mj, sum(cpu_mj) AS cpu_mj FROM job_nodes WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id`)
+      .prepare<string[], { job_id: string; gpu_mj: number; cpu_mj: number; other_mj: number }>(
+        `SELECT job_id, sum(gpu_mj) AS gpu_mj, sum(cpu_mj) AS cpu_mj, sum(other_mj) AS other_mj FROM job_nodes WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id`)
       .all(JSON.stringify(ids));
-    for (const r of rows) out.set(r.job_id, { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj });
+    for (const r of rows) out.set(r.job_id, { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj });
     return out;
   }
 
@@ -210,7 +264,7 @@ export class EmbeddedStore implements Store {
   }
 
   nodeBalance(fromTs: number, toTs: number): NodeBalance[] {
-    return this.#stmt.balance.all(fromTs, toTs).map((r) => ({ node: r.node, deviceMj: r.device_mj, jobsMj: r.jobs_mj, idleMj: r.idle_mj }));
+    return this.#stmt.balance.all(fromTs, toTs).map((r) => ({ node: r.node, deviceMj: r.device_mj, otherMj: r.other_mj, jobsMj: r.jobs_mj, idleMj: r.idle_mj }));
   }
 
   close(): void {

@@ -4,10 +4,11 @@
  */
 import type { JobAllocation, JobState } from '@stroom/protocol';
 
-/** Energy split of one delta or total, in mJ. */
+/** Energy split of one delta or total, in mJ. `otherMj` is modelled (base power), not measured. */
 export interface SplitMj {
   gpuMj: number;
   cpuMj: number;
+  otherMj: number;
 }
 
 /** What the ledger remembers per node and epoch, so a restart neither loses nor doubles. */
@@ -29,6 +30,8 @@ export interface BatchEffect {
   readonly nodeMj: SplitMj;
   readonly idleMj: SplitMj;
   readonly jobsMj: ReadonlyMap<string, SplitMj>;
+  /** GPU-seconds each job held on this node in this batch's interval (for embodied carbon). */
+  readonly gpuSeconds: ReadonlyMap<string, number>;
   /** The node's job map at `ts`; jobs on the node before and missing now have ended there. */
   readonly jobs: readonly JobAllocation[];
 }
@@ -56,12 +59,22 @@ export interface JobQuery {
   readonly limit?: number;
 }
 
-/** Energy of one node over a period, for the balance check: jobs + idle = devices. */
+/** Energy of one node over a period, for the balance check: jobs + idle = node. */
 export interface NodeBalance {
   readonly node: string;
+  /** Measured device energy plus modelled other energy. */
   readonly deviceMj: number;
+  readonly otherMj: number;
   readonly jobsMj: number;
   readonly idleMj: number;
+}
+
+/** A job's energy in one UTC hour on one node, for footprint by the hour. */
+export interface JobHour {
+  readonly node: string;
+  readonly hourTs: number;
+  readonly energyMj: SplitMj;
+  readonly gpuSeconds: number;
 }
 
 /** The collector's storage. */
@@ -72,6 +85,8 @@ export interface Store {
   /** The epilog said the job ended on `node` at `endTs`; false when it is not running there. */
   endJob(id: string, node: string, endTs: number): boolean;
   job(id: string): JobRecord | undefined;
+  /** The job's energy per node and UTC hour. */
+  jobHours(id: string): JobHour[];
   jobs(query: JobQuery): JobRecord[];
   /** Energy of the given jobs, in one query. */
   jobEnergy(ids: readonly string[]): Map<string, SplitMj>;

@@ -107,7 +107,7 @@ describe('AgentServer', () => {
       for (const [seq, mj] of [[1, 1000], [2, 3000], [2, 3000], [1, 1000], [3, 500], [4, 1500]] as const) ws.send(JSON.stringify(batch(seq, mj)));
       expect(await got).toEqual([1, 2, 2, 1, 3, 4]);
       // 1000 + 2000, then a reset (new baseline at 500), then +1000: 4000 mJ, never negative.
-      expect(collector.store.job('4242')?.energyMj).toEqual({ gpuMj: 4000, cpuMj: 0 });
+      expect(collector.store.job('4242')?.energyMj).toEqual({ gpuMj: 4000, cpuMj: 0, otherMj: 0 });
       expect(collector.committer.stats).toMatchObject({ duplicates: 2, resets: 2 });
       ws.close();
     });
@@ -120,7 +120,7 @@ describe('POST /api/v1/jobs/{id}/end', () => {
     collector = await startCollector({ host: '127.0.0.1', port: 0, dataDir: ':memory:', tokens: new AgentTokens([['n1', TOKEN]]), log });
     collector.store.commit([{
       node: 'n1', ts: 1_764_496_801_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 1, lastTs: 1_764_496_801_000, counters: {} },
-      nodeMj: { gpuMj: 0, cpuMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0 }, jobsMj: new Map(),
+      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(),
       jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
     }]);
   });
@@ -143,7 +143,7 @@ describe('POST /api/v1/jobs/{id}/end', () => {
   it('does not bring an ended job back when an older batch arrives late', () => {
     collector.store.commit([{
       node: 'n1', ts: 1_764_496_804_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 2, lastTs: 1_764_496_804_000, counters: {} },
-      nodeMj: { gpuMj: 0, cpuMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0 }, jobsMj: new Map(),
+      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(),
       jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
     }]);
     expect(collector.store.job('99')?.state).toBe('completed');

@@ -57,11 +57,11 @@ describe('ledger with a counter that jumps beyond physics', () => {
     const glitch = applyBatch(first.effect.ledger, mk(2, 9_000_600_000, 9_000_600_000), limit);
     if (glitch.kind !== 'counted') throw new Error('counted expected');
     expect(glitch.glitches).toEqual(['counters.devices[0].energyMj: rose 9000000 J in 1 s (9000000 W), above twice the device\'s limit; new baseline, nothing counted for this interval']);
-    expect(glitch.effect.nodeMj).toEqual({ gpuMj: 0, cpuMj: 0 });
+    expect(glitch.effect.nodeMj).toEqual({ gpuMj: 0, cpuMj: 0, otherMj: 0 });
     expect(glitch.effect.jobsMj.size).toBe(0);
     const after = applyBatch(glitch.effect.ledger, mk(3, 9_001_200_000, 9_001_200_000), limit);
     if (after.kind !== 'counted') throw new Error('counted expected');
     expect(after.effect.nodeMj.gpuMj).toBe(600_000);
-    expect(after.effect.jobsMj.get('7')).toEqual({ gpuMj: 600_000, cpuMj: 0 });
+    expect(after.effect.jobsMj.get('7')).toEqual({ gpuMj: 600_000, cpuMj: 0, otherMj: 0 });
   });
 });

@@ -58,7 +58,7 @@ describe('ledger', () => {
     expect(back.kind).toBe('counted');
     if (back.kind !== 'counted') return;
     expect(back.resets).toEqual(['d:GPU-a', 'j:7:gpu', 'i:gpu']);
-    expect(back.effect.nodeMj).toEqual({ gpuMj: 0, cpuMj: 0 });
+    expect(back.effect.nodeMj).toEqual({ gpuMj: 0, cpuMj: 0, otherMj: 0 });
     const after = applyBatch(back.effect.ledger, batch(4, 600, 350, 250));
     expect(after.kind === 'counted' && after.effect.nodeMj.gpuMj).toBe(500);
   });
@@ -67,5 +67,24 @@ describe('ledger', () => {
     const state = emptyLedger('n1', 'e1');
     applyBatch(state, b1);
     expect(state).toEqual(emptyLedger('n1', 'e1'));
+  });
+
+  it('charges modelled base power to the jobs of the interval by their share of the GPUs, the rest to idle', () => {
+    const model = { basePowerW: 800, gpus: 4, maxGapMs: 3000 };
+    const two = (seq: number, jobs: Batch['jobs']): Batch => ({ ...batch(seq, seq * 1000, seq * 600, seq * 400), jobs });
+    const a = applyBatch(emptyLedger('n1', 'e1'), two(1, [{ id: '7', user: 'u', account: 'a', startTs: 0, gpus: ['g0'], cpuCores: 0 }]), undefined, model);
+    if (a.kind !== 'counted') throw new Error('counted expected');
+    // No interval before the first batch of an epoch: nothing modelled yet.
+    expect(a.effect.nodeMj.otherMj).toBe(0);
+    const b = applyBatch(a.effect.ledger, two(2, []), undefined, model);
+    if (b.kind !== 'counted') throw new Error('counted expected');
+    // 800 W for 1 s = 800 000 mJ; job 7 held 1 of 4 GPUs when the interval began.
+    expect(b.effect.nodeMj.otherMj).toBe(800_000);
+    expect(b.effect.jobsMj.get('7')).toEqual({ gpuMj: 600, cpuMj: 0, otherMj: 200_000 });
+    expect(b.effect.idleMj.otherMj).toBe(600_000);
+    expect(b.effect.gpuSeconds).toEqual(new Map([['7', 1]]));
+    // A gap longer than maxGapMs is not modelled.
+    const c = applyBatch(b.effect.ledger, { ...two(3, []), ts: 10_000 }, undefined, model);
+    expect(c.kind === 'counted' && c.effect.nodeMj.otherMj).toBe(0);
   });
 });

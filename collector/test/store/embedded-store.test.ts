@@ -12,9 +12,10 @@ function effect(node: string, seq: number, jobs: JobAllocation[], jobsMj: Record
     node,
     ts: T0 + seq * 1000,
     ledger: { node, epoch: 'e1', lastSeq: seq, lastTs: T0 + seq * 1000, counters: { 'i:gpu': seq } },
-    nodeMj: { gpuMj: charged, cpuMj: 0 },
-    idleMj: { gpuMj: idleMj, cpuMj: 0 },
-    jobsMj: new Map(Object.entries(jobsMj).map(([id, mj]) => [id, { gpuMj: mj, cpuMj: 0 }])),
+    nodeMj: { gpuMj: charged, cpuMj: 0, otherMj: 0 },
+    idleMj: { gpuMj: idleMj, cpuMj: 0, otherMj: 0 },
+    jobsMj: new Map(Object.entries(jobsMj).map(([id, mj]) => [id, { gpuMj: mj, cpuMj: 0, otherMj: 0 }])),
+    gpuSeconds: new Map(),
     jobs,
   };
 }
@@ -34,13 +35,13 @@ describe('EmbeddedStore', () => {
     store.commit([effect('n1', 2, [job('n1')], { '42': 1000 }, 10), effect('n2', 2, [job('n2')], { '42': 2000 }, 0)]);
     expect(store.job('42')).toEqual({
       id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
-      startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 4, energyMj: { gpuMj: 3000, cpuMj: 0 },
+      startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 4, energyMj: { gpuMj: 3000, cpuMj: 0, otherMj: 0 },
     });
     // Ends on n1 first: still running on n2.
     store.commit([effect('n1', 3, [], { '42': 500 }, 0)]);
     expect(store.job('42')?.state).toBe('running');
     store.commit([effect('n2', 3, [], { '42': 100 }, 0)]);
-    expect(store.job('42')).toMatchObject({ state: 'completed', endTs: T0 + 3000, energyMj: { gpuMj: 3600, cpuMj: 0 } });
+    expect(store.job('42')).toMatchObject({ state: 'completed', endTs: T0 + 3000, energyMj: { gpuMj: 3600, cpuMj: 0, otherMj: 0 } });
     expect(store.jobs({ state: 'completed' }).map((j) => j.id)).toEqual(['42']);
     expect(store.jobs({ state: 'running' })).toEqual([]);
     expect(store.jobs({ user: 'someone-else' })).toEqual([]);
@@ -49,18 +50,18 @@ describe('EmbeddedStore', () => {
   it('keeps energy for a job it never saw on a map, visible as a completed job', () => {
     const store = new EmbeddedStore(':memory:');
     store.commit([effect('n1', 1, [], { '77': 900 }, 0)]);
-    expect(store.job('77')).toMatchObject({ id: '77', state: 'completed', energyMj: { gpuMj: 900, cpuMj: 0 } });
+    expect(store.job('77')).toMatchObject({ id: '77', state: 'completed', energyMj: { gpuMj: 900, cpuMj: 0, otherMj: 0 } });
   });
 
   it('balances jobs + idle against devices per node, and sums the cluster by period', () => {
     const store = new EmbeddedStore(':memory:');
     store.commit([effect('n1', 1, [alloc('1', ['g'])], { '1': 700 }, 300), effect('n2', 1, [], {}, 250)]);
     expect(store.nodeBalance(0, Number.MAX_SAFE_INTEGER)).toEqual([
-      { node: 'n1', deviceMj: 1000, jobsMj: 700, idleMj: 300 },
-      { node: 'n2', deviceMj: 250, jobsMj: 0, idleMj: 250 },
+      { node: 'n1', deviceMj: 1000, otherMj: 0, jobsMj: 700, idleMj: 300 },
+      { node: 'n2', deviceMj: 250, otherMj: 0, jobsMj: 0, idleMj: 250 },
     ]);
     expect(store.clusterEnergyMj(T0, T0 + 3_600_000)).toBe(1250);
     expect(store.clusterEnergyMj(T0 + 3_600_000, T0 + 7_200_000)).toBe(0);
-    expect(store.jobEnergy(['1', 'nope'])).toEqual(new Map([['1', { gpuMj: 700, cpuMj: 0 }]]));
+    expect(store.jobEnergy(['1', 'nope'])).toEqual(new Map([['1', { gpuMj: 700, cpuMj: 0, otherMj: 0 }]]));
   });
 });
