@@ -57,6 +57,7 @@ export interface Footprint {
   /** Embodied carbon of the GPU-hours used, in gCO2e; not included in `co2eG`. */
   readonly embodiedCo2eG: number;
   readonly costEur: number;
+  /** GPU-hours allocated (all models, including any without an embodied factor). */
   readonly gpuHours: number;
   readonly factors: readonly FactorUse[];
   readonly method: string;

@@ -71,7 +71,7 @@ describe('footprint', () => {
       gridIntensityLocation: { ...meta, value: [[0, 999], [10, 300], [11, 250], [12, 200]].map(([h, value]) => ({ fromTs: d('00:00') + (h as number) * H, value: value as number })) },
       gridIntensityMarket: { ...meta, value: 20 },
       // Price: 0.10 from 10:00; 0.30 from 11:30, which the step rule applies from the 12:00 hour.
-      priceEurPerKwh: { ...meta, value: [{ fromTs: d('10:00'), value: 0.1 }, { fromTs: d('11:30'), value: 0.3 }, { fromTs: d('11:00'), value: 0.2 }].sort((a, b) => a.fromTs - b.fromTs) },
+      priceEurPerKwh: { ...meta, value: [{ fromTs: d('10:00'), value: 0.1 }, { fromTs: d('11:00'), value: 0.2 }, { fromTs: d('11:30'), value: 0.3 }] },
     });
     // Facility at PUE 1.2: 60 + 120 + 30 = 210 kWh = 7.56e8 J.
     // Location: 60 x 300 + 120 x 250 + 30 x 200 = 18 000 + 30 000 + 6 000 = 54 000 g.
