@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterSummary, JobSummary } from '@stroom/protocol';
+import type { ClusterSummary, JobDetail, JobSummary, NodeSummary } from '@stroom/protocol';
+import { JobDetailSchema, NodeSummarySchema } from '@stroom/protocol';
 import { runAgent, SimulatedNode } from '@stroom/agent';
 import type { RunningAgent } from '@stroom/agent';
 import { AgentTokens, startCollector } from '@stroom/collector';
@@ -86,5 +87,42 @@ describe('collector and two simulated agents over loopback', () => {
     expect(body.gpus).toBe(8);
     const truthJ = [...sims.values()].flatMap((s) => Object.values(s.truth().devicesMj)).reduce((a, c) => a + c, 0) / 1000;
     expect(Math.abs(body.energyJ - truthJ) / truthJ).toBeLessThan(0.001);
+  });
+
+  it('gives a job its footprint with every factor and its source', async () => {
+    const first = sims.get('gcn1')?.jobsEver()[0];
+    const { body } = await getJson<JobDetail>(`${collector.url}/api/v1/jobs/${first?.id ?? ''}`);
+    expect(JobDetailSchema.parse(body)).toEqual(body);
+    // Default factors: PUE 1.58 (indicative), 267.6 g/kWh location-based (Ember via OWID).
+    expect(body.facilityEnergyJ).toBeCloseTo(body.energyJ.total * 1.58, 3);
+    expect(body.co2eG.location).toBeCloseTo((body.facilityEnergyJ / 3.6e6) * 267.6, 6);
+    expect(body.gpuHours).toBeGreaterThan(0);
+    expect(body.embodiedCo2eG).toBeGreaterThan(0);
+    expect(body.factors.map((f) => f.name)).toEqual(expect.arrayContaining(['pue', 'gridIntensityLocation', 'gridIntensityMarket', 'priceEurPerKwh']));
+    expect(body.factors.find((f) => f.name === 'gridIntensityLocation')?.source).toBe('Ember, via Our World in Data');
+    expect(body.method.length).toBeGreaterThan(20);
+  });
+
+  it('lists jobs page by page with a cursor, each job once', async () => {
+    const all = (await getJson<{ jobs: JobSummary[] }>(`${collector.url}/api/v1/jobs?limit=1000`)).body.jobs.map((j) => j.id);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { jobs: JobSummary[]; nextCursor: string | null } = (await getJson<{ jobs: JobSummary[]; nextCursor: string | null }>(`${collector.url}/api/v1/jobs?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`)).body;
+      paged.push(...page.jobs.map((j) => j.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(paged).toEqual(all);
+    const bad = await getJson<{ error: string }>(`${collector.url}/api/v1/jobs?cursor=nonsense`);
+    expect(bad).toEqual({ status: 400, body: { error: 'query parameter cursor: not a cursor this API gave out' } });
+  });
+
+  it('lists nodes with their inventory', async () => {
+    const { body } = await getJson<{ nodes: NodeSummary[] }>(`${collector.url}/api/v1/nodes`);
+    expect(body.nodes.map((n) => NodeSummarySchema.parse(n).name)).toEqual(NODES);
+    expect(body.nodes.map((n) => n.gpus.length)).toEqual([4, 4]);
+    const one = await getJson<NodeSummary>(`${collector.url}/api/v1/nodes/gcn2`);
+    expect(one.body.gpus[0]?.name).toBe('NVIDIA H100 80GB HBM3');
+    expect((await getJson(`${collector.url}/api/v1/nodes/nope`)).status).toBe(404);
   });
 });

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AGENT_WS_PATH, LIVE_WS_PATH } from '@stroom/protocol';
 import type { Logger } from 'pino';
+import { DEFAULT_FACTORS, validateFactors } from './accounting/factors.js';
+import type { FootprintFactors } from './accounting/factors.js';
 import { handleHttp } from './api/http.js';
 import type { AgentTokens } from './auth/agent-tokens.js';
 import { AgentServer } from './ingest/agent-server.js';
@@ -32,6 +34,8 @@ export interface CollectorOptions {
   readonly dashboardDir?: string;
   /** Live push period in ms (default 1000). */
   readonly livePeriodMs?: number;
+  /** Footprint factors (default: `DEFAULT_FACTORS`, each with its source). */
+  readonly factors?: FootprintFactors;
   /** Modelled base power per node in W (fans, NICs, disks), by node name (default 0). */
   readonly basePowerW?: (node: string) => number;
 }
@@ -58,6 +62,7 @@ export function defaultDashboardDir(): string | undefined {
 
 /** Start a collector and resolve once it listens. */
 export async function startCollector(o: CollectorOptions): Promise<Collector> {
+  const factors = validateFactors(o.factors ?? DEFAULT_FACTORS);
   const store = new EmbeddedStore(o.dataDir);
   const cluster = new ClusterState();
   const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam');
@@ -73,7 +78,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const server: Server = createServer((req, res) => {
-    void handleHttp({ store, picture, tokens: o.tokens, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
+    void handleHttp({ store, picture, cluster, factors, tokens: o.tokens, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://collector').pathname;

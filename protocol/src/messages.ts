@@ -321,6 +321,53 @@ export const JobSummarySchema = z.object({
 });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 
+/** One factor a footprint used, with its source and validity, so a figure can be traced back. */
+export const FactorUseSchema = z.object({
+  name: z.string(),
+  unit: z.string(),
+  value: z.union([z.number(), z.object({ min: z.number(), max: z.number() })]),
+  source: z.string(),
+  quality: z.string(),
+  validity: z.object({ fromTs: z.number().nullable(), toTs: z.number().nullable() }),
+  note: z.string().optional(),
+  derivation: z.string().optional(),
+  appliedFromTs: z.number(),
+  appliedToTs: z.number(),
+  outsideValidity: z.boolean(),
+});
+export type FactorUse = z.infer<typeof FactorUseSchema>;
+
+/** `GET /api/v1/jobs/{id}`: the job with its footprint. CO2e in g, cost in EUR, energy in J. */
+export const JobDetailSchema = JobSummarySchema.extend({
+  facilityEnergyJ: z.number(),
+  co2eG: z.object({ location: z.number(), market: z.number() }),
+  embodiedCo2eG: z.number(),
+  costEur: z.number(),
+  gpuHours: z.number(),
+  /** `energyJ.other` is modelled base power, not measured. */
+  otherEnergyModelled: z.literal(true),
+  factors: z.array(FactorUseSchema),
+  method: z.string(),
+  warnings: z.array(z.string()),
+});
+export type JobDetail = z.infer<typeof JobDetailSchema>;
+
+/** `GET /api/v1/nodes` rows and `GET /api/v1/nodes/{name}`. */
+export const NodeSummarySchema = z.object({
+  name,
+  up: z.boolean(),
+  lastSeenTs: tsMs.nullable(),
+  epoch: z.string(),
+  agentVersion: z.string(),
+  gpus: z.array(GpuInfoSchema),
+  cpus: z.array(CpuInfoSchema),
+  host: HostInfoSchema.optional(),
+  sources: HelloSchema.shape.sources,
+  powerW: z.number().nullable(),
+  jobs: z.array(z.string()),
+});
+export type NodeSummary = z.infer<typeof NodeSummarySchema>;
+
 /** Body of every HTTP error response. */
 export const ApiErrorSchema = z.object({ error: z.string() });
 export type ApiError = z.infer<typeof ApiErrorSchema>;

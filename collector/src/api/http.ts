@@ -6,10 +6,14 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import type { ApiError, JobState, JobSummary } from '@stroom/protocol';
+import type { ApiError, Hello, JobDetail, JobState, JobSummary, NodeSummary } from '@stroom/protocol';
 import { JobStateSchema, mjToJ } from '@stroom/protocol';
 import { NODE_HEADER } from '@stroom/protocol';
 import type { AgentTokens } from '../auth/agent-tokens.js';
+import { footprint } from '../accounting/footprint.js';
+import type { HourEnergy } from '../accounting/footprint.js';
+import type { FootprintFactors } from '../accounting/factors.js';
+import type { ClusterState } from '../live/cluster-state.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
 
@@ -17,6 +21,9 @@ import type { JobRecord, Store } from '../store/store.js';
 export interface ApiDeps {
   readonly store: Store;
   readonly picture: ClusterPicture;
+  readonly cluster: ClusterState;
+  /** Footprint factors (validated), with their sources. */
+  readonly factors: FootprintFactors;
   /** Node tokens: the Slurm epilog's end notice is authorised by its node's token. */
   readonly tokens: AgentTokens;
   /** Folder with the built dashboard (index.html, app.js), if any. */
@@ -66,8 +73,39 @@ function intParam(url: URL, key: string, min: number, max: number, fallback: num
   return n;
 }
 
-function jobsQuery(url: URL): { state?: JobState; user?: string; account?: string; limit: number } {
-  const out: { state?: JobState; user?: string; account?: string; limit: number } = { limit: intParam(url, 'limit', 1, 10_000, 100) };
+type JobsQuery = { state?: JobState; user?: string; account?: string; fromTs?: number; toTs?: number; limit: number; after?: { startTs: number; id: string } };
+
+/** An opaque cursor for the next page: the last job's start and id. */
+function encodeCursor(job: { startTs: number; id: string }): string {
+  return Buffer.from(JSON.stringify([job.startTs, job.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): { startTs: number; id: string } {
+  try {
+    const [startTs, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof startTs === 'number' && typeof id === 'string') return { startTs, id };
+  } catch {
+    // fall through
+  }
+  throw new HttpError(400, 'query parameter cursor: not a cursor this API gave out');
+}
+
+function timeParam(url: URL, key: string): number | undefined {
+  const raw = url.searchParams.get(key);
+  if (raw === null) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(n)) throw new HttpError(400, `query parameter ${key}: expected ms since the Unix epoch or an ISO 8601 time, got "${raw}"`);
+  return n;
+}
+
+function jobsQuery(url: URL): JobsQuery {
+  const out: JobsQuery = { limit: intParam(url, 'limit', 1, 10_000, 100) };
+  const fromTs = timeParam(url, 'from');
+  if (fromTs !== undefined) out.fromTs = fromTs;
+  const toTs = timeParam(url, 'to');
+  if (toTs !== undefined) out.toTs = toTs;
+  const cursor = url.searchParams.get('cursor');
+  if (cursor !== null) out.after = decodeCursor(cursor);
   const state = url.searchParams.get('state');
   if (state !== null) {
     const parsed = JobStateSchema.safeParse(state);
@@ -104,6 +142,48 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   } catch {
     return false;
   }
+}
+
+/** The job with its footprint, from its energy per hour and the GPU model of each node. */
+function jobDetail(deps: ApiDeps, job: JobRecord): JobDetail {
+  const nodes = deps.store.nodes();
+  const records: HourEnergy[] = deps.store.jobHours(job.id).map((h) => ({
+    hourTs: h.hourTs,
+    itEnergyJ: mjToJ(h.energyMj.gpuMj + h.energyMj.cpuMj + h.energyMj.otherMj),
+    gpuSeconds: h.gpuSeconds,
+    gpuModel: nodes.get(h.node)?.inventory.gpus[0]?.name ?? 'unknown',
+  }));
+  const f = footprint(records, deps.factors);
+  return {
+    ...jobSummary(job),
+    facilityEnergyJ: f.facilityEnergyJ,
+    co2eG: { ...f.co2eG },
+    embodiedCo2eG: f.embodiedCo2eG,
+    costEur: f.costEur,
+    gpuHours: f.gpuHours,
+    otherEnergyModelled: true,
+    factors: f.factors.map((u) => ({ ...u, value: typeof u.value === 'number' ? u.value : { ...u.value }, validity: { ...u.validity } })),
+    method: f.method,
+    warnings: [...f.warnings],
+  };
+}
+
+/** A node's inventory from its last Hello, with what the live state knows now. */
+function nodeSummary(deps: ApiDeps, hello: Hello): NodeSummary {
+  const live = deps.cluster.nodeLive(hello.node);
+  const out: NodeSummary = {
+    name: hello.node,
+    up: live?.up ?? false,
+    lastSeenTs: live?.lastSeenTs ?? null,
+    epoch: hello.epoch,
+    agentVersion: hello.agentVersion,
+    gpus: hello.inventory.gpus,
+    cpus: hello.inventory.cpus,
+    sources: hello.sources,
+    powerW: live?.powerW ?? null,
+    jobs: live?.jobs ?? [],
+  };
+  return hello.inventory.host === undefined ? out : { ...out, host: hello.inventory.host };
 }
 
 /** Read a small JSON body; anything else is a 400 that says why. */
@@ -156,13 +236,26 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
     if (path === '/healthz') return send(res, 200, { status: 'ok', ...deps.health() });
     if (path === '/api/v1/cluster') return send(res, 200, deps.picture.summary());
-    if (path === '/api/v1/jobs') return send(res, 200, { jobs: deps.store.jobs(jobsQuery(url)).map(jobSummary) });
+    if (path === '/api/v1/jobs') {
+      const q = jobsQuery(url);
+      const jobs = deps.store.jobs(q);
+      const last = jobs[jobs.length - 1];
+      return send(res, 200, { jobs: jobs.map(jobSummary), nextCursor: jobs.length === q.limit && last !== undefined ? encodeCursor(last) : null });
+    }
     const job = /^\/api\/v1\/jobs\/([^/]+)$/.exec(path);
     if (job !== null) {
       const id = decodeURIComponent(job[1] ?? '');
       const found = deps.store.job(id);
       if (found === undefined) throw new HttpError(404, `job ${id} not found`);
-      return send(res, 200, jobSummary(found));
+      return send(res, 200, jobDetail(deps, found));
+    }
+    if (path === '/api/v1/nodes') return send(res, 200, { nodes: [...deps.store.nodes().values()].map((h) => nodeSummary(deps, h)) });
+    const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
+    if (node !== null) {
+      const name = decodeURIComponent(node[1] ?? '');
+      const hello = deps.store.nodes().get(name);
+      if (hello === undefined) throw new HttpError(404, `node ${name} not found`);
+      return send(res, 200, nodeSummary(deps, hello));
     }
     if (path.startsWith('/api/')) throw new HttpError(404, `no such endpoint: ${path}`);
     if (deps.dashboardDir !== undefined && (await serveStatic(deps.dashboardDir, path, res))) return;

@@ -109,6 +109,7 @@ export class AgentServer {
         gpus = new Map(msg.inventory.gpus.map((g) => [g.uuid, g]));
         model = { basePowerW: this.#o.basePowerW?.(node) ?? 0, gpus: msg.inventory.gpus.length, maxGapMs: 3 * msg.intervalMs };
         this.#o.cluster.hello(msg);
+        this.#o.committer.nodeHello(msg);
         return;
       }
       if (hello === undefined) return reject('type: hello expected before the first batch');

@@ -3,7 +3,7 @@
  * transaction every few milliseconds, and only then acked. An ack therefore means "counted
  * and durable"; a crash before it means the agent resends and the ledger drops what it had.
  */
-import type { Batch } from '@stroom/protocol';
+import type { Batch, Hello } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import { applyBatch, emptyLedger } from '../ledger/ledger.js';
 import type { EnergyLimit, NodeModel } from '../ledger/ledger.js';
@@ -117,6 +117,15 @@ export class Committer {
     this.stats.glitches += glitches;
     this.#o.onCommit?.(effects);
     for (const p of queue) p.done();
+  }
+
+  /** Record a node's Hello (inventory); kept so jobs know their GPU models after a restart. */
+  nodeHello(hello: Hello): void {
+    try {
+      this.#o.store.putNode(hello);
+    } catch (err) {
+      this.#o.log.error({ err, node: hello.node }, 'could not store the node inventory');
+    }
   }
 
   close(): void {

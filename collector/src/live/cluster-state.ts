@@ -88,6 +88,14 @@ export class ClusterState {
     return count;
   }
 
+  /** Live facts of one node, or undefined when it has not said hello since the collector started. */
+  nodeLive(name: string): { up: boolean; lastSeenTs: number; powerW: number | undefined; jobs: string[] } | undefined {
+    const n = this.#nodes.get(name);
+    if (n === undefined) return undefined;
+    const up = this.isUp(n);
+    return { up, lastSeenTs: n.lastSeenTs, powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : undefined, jobs: n.jobs.map((j) => j.id) };
+  }
+
   /** Cluster power now: sum over nodes that are up, W. */
   powerW(): number {
     let sum = 0;

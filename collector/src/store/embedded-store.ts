@@ -5,6 +5,7 @@
  * store (that is InfluxDB's job at scale).
  */
 import Database from 'better-sqlite3';
+import type { Hello } from '@stroom/protocol';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SplitMj, Store } from './store.js';
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS node_hours (
   PRIMARY KEY (node, hour_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_hours_hour ON node_hours (hour_ts);
+CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, hello TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 interface JobRow {
@@ -141,6 +143,8 @@ export class EmbeddedStore implements Store {
         idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj,
         other_mj = other_mj + excluded.other_mj, idle_other_mj = idle_other_mj + excluded.idle_other_mj`),
       jobGet: db.prepare<[string], JobRow>(`${JOB_SELECT} WHERE j.id = ?`),
+      nodePut: db.prepare('INSERT INTO nodes (name, hello, ts) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hello = excluded.hello, ts = excluded.ts'),
+      nodesAll: db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes ORDER BY name'),
       clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
         'SELECT sum(device_gpu_mj + device_cpu_mj + other_mj) AS mj FROM node_hours WHERE hour_ts >= ? AND hour_ts < ?'),
       balance: db.prepare<[number, number], { node: string; device_mj: number; other_mj: number; jobs_mj: number; idle_mj: number }>(
@@ -228,6 +232,14 @@ export class EmbeddedStore implements Store {
     return row === undefined ? undefined : toJob(row);
   }
 
+  putNode(hello: Hello): void {
+    this.#stmt.nodePut.run(hello.node, JSON.stringify(hello), hello.ts);
+  }
+
+  nodes(): Map<string, Hello> {
+    return new Map(this.#stmt.nodesAll.all().map((r) => [r.name, JSON.parse(r.hello) as Hello]));
+  }
+
   jobHours(id: string): JobHour[] {
     return this.#stmt.jobHoursGet.all(id).map((r) => ({
       node: r.node,
@@ -243,6 +255,12 @@ export class EmbeddedStore implements Store {
     if (query.state !== undefined) { where.push('j.state = ?'); args.push(query.state); }
     if (query.user !== undefined) { where.push('j.user = ?'); args.push(query.user); }
     if (query.account !== undefined) { where.push('j.account = ?'); args.push(query.account); }
+    if (query.toTs !== undefined) { where.push('j.start_ts < ?'); args.push(query.toTs); }
+    if (query.fromTs !== undefined) { where.push('(j.end_ts IS NULL OR j.end_ts >= ?)'); args.push(query.fromTs); }
+    if (query.after !== undefined) {
+      where.push('(j.start_ts < ? OR (j.start_ts = ? AND j.id > ?))');
+      args.push(query.after.startTs, query.after.startTs, query.after.id);
+    }
     const sql = `${JOB_SELECT}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY j.start_ts DESC, j.id LIMIT ?`;
     args.push(query.limit ?? 100);
     return this.#db.prepare<Array<string | number>, JobRow>(sql).all(...args).map(toJob);

@@ -2,7 +2,7 @@
  * The collector's books. One interface, so the embedded SQLite store and (later) InfluxDB
  * run the same contract tests. Energies are integer millijoules; times ms since the epoch.
  */
-import type { JobAllocation, JobState } from '@stroom/protocol';
+import type { Hello, JobAllocation, JobState } from '@stroom/protocol';
 
 /** Energy split of one delta or total, in mJ. `otherMj` is modelled (base power), not measured. */
 export interface SplitMj {
@@ -51,12 +51,16 @@ export interface JobRecord {
   readonly energyMj: SplitMj;
 }
 
-/** Filter of a job listing. */
+/** Filter of a job listing; `after` continues a listing after that job (keyset pagination). */
 export interface JobQuery {
   readonly state?: JobState;
   readonly user?: string;
   readonly account?: string;
+  /** Jobs that ran at some time in [fromTs, toTs). */
+  readonly fromTs?: number;
+  readonly toTs?: number;
   readonly limit?: number;
+  readonly after?: { readonly startTs: number; readonly id: string };
 }
 
 /** Energy of one node over a period, for the balance check: jobs + idle = node. */
@@ -85,6 +89,10 @@ export interface Store {
   /** The epilog said the job ended on `node` at `endTs`; false when it is not running there. */
   endJob(id: string, node: string, endTs: number): boolean;
   job(id: string): JobRecord | undefined;
+  /** Remember a node's latest Hello (inventory, sources). */
+  putNode(hello: Hello): void;
+  /** Every node's latest Hello, by name. */
+  nodes(): Map<string, Hello>;
   /** The job's energy per node and UTC hour. */
   jobHours(id: string): JobHour[];
   jobs(query: JobQuery): JobRecord[];
