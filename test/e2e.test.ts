@@ -125,4 +125,18 @@ describe('collector and two simulated agents over loopback', () => {
     expect(one.body.gpus[0]?.name).toBe('NVIDIA H100 80GB HBM3');
     expect((await getJson(`${collector.url}/api/v1/nodes/nope`)).status).toBe(404);
   });
+
+  it("gives a job's power series as uPlot columns whose area is its energy", async () => {
+    const first = sims.get('gcn1')?.jobsEver()[0];
+    const job = (await getJson<JobSummary>(`${collector.url}/api/v1/jobs/${first?.id ?? ''}`)).body;
+    const { status, body } = await getJson<{ step: number; series: string[]; columns: Array<Array<number | null>> }>(`${collector.url}/api/v1/jobs/${job.id}/series?step=10s`);
+    expect(status).toBe(200);
+    expect(body.step).toBe(10);
+    expect(body.series).toEqual(['total', 'gcn1']);
+    const ts = body.columns[0] as number[];
+    expect(ts.every((t, i) => i === 0 || t - (ts[i - 1] ?? 0) === 10)).toBe(true);
+    const areaJ = (body.columns[1] ?? []).reduce<number>((sum, w) => sum + (w ?? 0) * body.step, 0);
+    expect(areaJ).toBeCloseTo(job.energyJ.total, 3);
+    expect((await getJson(`${collector.url}/api/v1/jobs/${job.id}/series?step=3s`)).status).toBe(400);
+  });
 });

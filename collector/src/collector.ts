@@ -36,6 +36,8 @@ export interface CollectorOptions {
   readonly livePeriodMs?: number;
   /** Footprint factors (default: `DEFAULT_FACTORS`, each with its source). */
   readonly factors?: FootprintFactors;
+  /** How long raw energy series are kept, days (default 30); the books are kept for good. */
+  readonly seriesRetentionDays?: number;
   /** Modelled base power per node in W (fans, NICs, disks), by node name (default 0). */
   readonly basePowerW?: (node: string) => number;
 }
@@ -75,6 +77,15 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   });
   const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
   const live = new LiveServer({ source: picture, log: o.log, ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
+  const retentionMs = (o.seriesRetentionDays ?? 30) * 86_400_000;
+  const prune = setInterval(() => {
+    try {
+      store.pruneSeries(Date.now() - retentionMs);
+    } catch (err) {
+      o.log.error({ err }, 'pruning old series failed');
+    }
+  }, 3_600_000);
+  prune.unref();
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const server: Server = createServer((req, res) => {
@@ -104,6 +115,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     agents,
     live,
     async close() {
+      clearInterval(prune);
       agents.close();
       live.close();
       picture.close();

@@ -14,6 +14,8 @@ import { footprint } from '../accounting/footprint.js';
 import type { HourEnergy } from '../accounting/footprint.js';
 import type { FootprintFactors } from '../accounting/factors.js';
 import type { ClusterState } from '../live/cluster-state.js';
+import { SERIES_BUCKET_MS } from '../store/embedded-store.js';
+import { parseStepMs, seriesColumns } from './series.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
 
@@ -248,6 +250,24 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
       const found = deps.store.job(id);
       if (found === undefined) throw new HttpError(404, `job ${id} not found`);
       return send(res, 200, jobDetail(deps, found));
+    }
+    const series = /^\/api\/v1\/jobs\/([^/]+)\/series$/.exec(path);
+    if (series !== null) {
+      const id = decodeURIComponent(series[1] ?? '');
+      const found = deps.store.job(id);
+      if (found === undefined) throw new HttpError(404, `job ${id} not found`);
+      let stepMs: number;
+      try {
+        stepMs = parseStepMs(url.searchParams.get('step') ?? '10s', SERIES_BUCKET_MS);
+      } catch (err) {
+        throw new HttpError(400, `query parameter ${(err as Error).message}`);
+      }
+      const fromTs = timeParam(url, 'from') ?? found.startTs;
+      const toTs = timeParam(url, 'to') ?? (found.endTs ?? Date.now()) + 1;
+      if ((toTs - fromTs) / stepMs > 100_000) throw new HttpError(400, `query parameter step: ${stepMs / 1000}s over this period gives more than 100 000 points; use a coarser step`);
+      // Buckets start on the step grid, before the job's own start.
+      const gridFrom = Math.floor(fromTs / stepMs) * stepMs;
+      return send(res, 200, seriesColumns(deps.store.jobSeries(id, gridFrom, toTs), gridFrom, toTs, stepMs));
     }
     if (path === '/api/v1/nodes') return send(res, 200, { nodes: [...deps.store.nodes().values()].map((h) => nodeSummary(deps, h)) });
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);

@@ -8,9 +8,11 @@ import Database from 'better-sqlite3';
 import type { Hello } from '@stroom/protocol';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SplitMj, Store } from './store.js';
+import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
+/** Resolution of the stored energy series, ms: charts ask for this or coarser steps. */
+export const SERIES_BUCKET_MS = 10_000;
 /** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
 const SCHEMA_VERSION = 2;
 
@@ -48,6 +50,15 @@ CREATE TABLE IF NOT EXISTS node_hours (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_hours_hour ON node_hours (hour_ts);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, hello TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_series (
+  job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (job_id, node, bucket_ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_series (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_series_bucket ON node_series (bucket_ts);
 `;
 
 interface JobRow {
@@ -143,6 +154,14 @@ export class EmbeddedStore implements Store {
         idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj,
         other_mj = other_mj + excluded.other_mj, idle_other_mj = idle_other_mj + excluded.idle_other_mj`),
       jobGet: db.prepare<[string], JobRow>(`${JOB_SELECT} WHERE j.id = ?`),
+      jobSeries: db.prepare(`INSERT INTO job_series (job_id, node, bucket_ts, energy_mj) VALUES (?, ?, ?, ?)
+        ON CONFLICT (job_id, node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
+      nodeSeries: db.prepare(`INSERT INTO node_series (node, bucket_ts, energy_mj) VALUES (?, ?, ?)
+        ON CONFLICT (node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
+      jobSeriesGet: db.prepare<[string, number, number], { node: string; bucket_ts: number; energy_mj: number }>(
+        'SELECT node, bucket_ts, energy_mj FROM job_series WHERE job_id = ? AND bucket_ts >= ? AND bucket_ts < ? ORDER BY bucket_ts'),
+      pruneJobSeries: db.prepare('DELETE FROM job_series WHERE bucket_ts < ?'),
+      pruneNodeSeries: db.prepare('DELETE FROM node_series WHERE bucket_ts < ?'),
       nodePut: db.prepare('INSERT INTO nodes (name, hello, ts) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hello = excluded.hello, ts = excluded.ts'),
       nodesAll: db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes ORDER BY name'),
       clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
@@ -197,6 +216,9 @@ export class EmbeddedStore implements Store {
       s.jobRevive.run(job.id);
     }
     const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
+    // A batch's energy goes to the bucket its interval ends in: at 1 s batches and 10 s
+    // buckets a chart is off by at most one interval at bucket edges.
+    const bucketTs = Math.floor(e.ts / SERIES_BUCKET_MS) * SERIES_BUCKET_MS;
     let jobsMj = 0;
     const jobIds = new Set([...e.jobsMj.keys(), ...e.gpuSeconds.keys()]);
     for (const id of jobIds) {
@@ -208,6 +230,8 @@ export class EmbeddedStore implements Store {
       s.jobPlaceholder.run(id, e.ts, e.ts);
       s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
       s.jobHour.run(id, e.node, hourTs, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
+      const jobMj = mj.gpuMj + mj.cpuMj + mj.otherMj;
+      if (jobMj > 0) s.jobSeries.run(id, e.node, bucketTs, jobMj);
     }
     for (const { job_id } of s.runningOnNode.all(e.node)) {
       if (onMap.has(job_id)) continue;
@@ -215,6 +239,8 @@ export class EmbeddedStore implements Store {
       if ((s.jobStillRunning.get(job_id)?.n ?? 0) === 0) s.jobEnd.run(job_id, job_id);
     }
     s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj, e.nodeMj.otherMj, e.idleMj.otherMj);
+    const nodeMj = e.nodeMj.gpuMj + e.nodeMj.cpuMj + e.nodeMj.otherMj;
+    if (nodeMj > 0) s.nodeSeries.run(e.node, bucketTs, nodeMj);
   }
 
   endJob(id: string, node: string, endTs: number): boolean {
@@ -230,6 +256,14 @@ export class EmbeddedStore implements Store {
   job(id: string): JobRecord | undefined {
     const row = this.#stmt.jobGet.get(id);
     return row === undefined ? undefined : toJob(row);
+  }
+
+  jobSeries(id: string, fromTs: number, toTs: number): SeriesPoint[] {
+    return this.#stmt.jobSeriesGet.all(id, fromTs, toTs).map((r) => ({ node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj }));
+  }
+
+  pruneSeries(beforeTs: number): number {
+    return this.#db.transaction(() => this.#stmt.pruneJobSeries.run(beforeTs).changes + this.#stmt.pruneNodeSeries.run(beforeTs).changes)();
   }
 
   putNode(hello: Hello): void {

@@ -73,6 +73,13 @@ export interface NodeBalance {
   readonly idleMj: number;
 }
 
+/** Energy of one job on one node in one stored series bucket. */
+export interface SeriesPoint {
+  readonly node: string;
+  readonly bucketTs: number;
+  readonly energyMj: number;
+}
+
 /** A job's energy in one UTC hour on one node, for footprint by the hour. */
 export interface JobHour {
   readonly node: string;
@@ -89,6 +96,10 @@ export interface Store {
   /** The epilog said the job ended on `node` at `endTs`; false when it is not running there. */
   endJob(id: string, node: string, endTs: number): boolean;
   job(id: string): JobRecord | undefined;
+  /** A job's energy per node in stored buckets within [fromTs, toTs). */
+  jobSeries(id: string, fromTs: number, toTs: number): SeriesPoint[];
+  /** Drop raw series older than `beforeTs` (retention); the books stay. Returns rows removed. */
+  pruneSeries(beforeTs: number): number;
   /** Remember a node's latest Hello (inventory, sources). */
   putNode(hello: Hello): void;
   /** Every node's latest Hello, by name. */
