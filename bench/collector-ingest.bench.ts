@@ -189,7 +189,9 @@ async function startServer(target: string, helpers: { baseline: string }, secret
   }
   const dataDir = join(dir, `data-${starts++}`);
   mkdirSync(dataDir);
-  const proc = track(spawn(process.execPath, [CLI, 'collector', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--tokens', tokens(secret), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  // BENCH_COLLECTOR_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the collector.
+  const nodeFlags = (process.env['BENCH_COLLECTOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const proc = track(spawn(process.execPath, [...nodeFlags, CLI, 'collector', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--tokens', tokens(secret), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   // Warnings and errors go through; the start-up banner would only clutter the table.
   let partial = '';
   proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -204,8 +206,11 @@ async function startServer(target: string, helpers: { baseline: string }, secret
 async function stopServer(s: Server): Promise<void> {
   if (s.proc.exitCode === null && s.proc.signalCode === null) {
     const gone = new Promise<void>((r) => s.proc.once('exit', () => r()));
-    s.proc.kill('SIGKILL');
+    // SIGINT first so a profiled collector writes its profile; SIGKILL if it lingers.
+    s.proc.kill('SIGINT');
+    const timer = setTimeout(() => s.proc.kill('SIGKILL'), 5000);
     await gone;
+    clearTimeout(timer);
   }
   if (s.dataDir !== undefined) rmSync(s.dataDir, { recursive: true, force: true });
 }
