@@ -11,6 +11,7 @@ import type { DeviceSource, JobSource } from './source.js';
 import { MemorySpool } from './spool/memory-spool.js';
 import type { Spool } from './spool/spool.js';
 import type { StateStore } from './state/agent-state.js';
+import type { AgentTelemetry } from './telemetry.js';
 
 /** Options of a running agent. */
 export interface RunAgentOptions {
@@ -31,6 +32,8 @@ export interface RunAgentOptions {
   readonly state?: StateStore;
   /** Called once the sources probed, before the first tick. */
   readonly afterProbe?: (hello: Hello) => Promise<void> | void;
+  /** Metrics (`/metrics`, OTLP) fed with this agent's inventory, batches, sources, spool and link. */
+  readonly telemetry?: AgentTelemetry;
 }
 
 /** A started agent. */
@@ -63,12 +66,14 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
     log: o.log,
     ...(o.state === undefined ? {} : { state: o.state }),
     onBatch: (batch) => {
+      o.telemetry?.batch(batch);
       o.onBatch?.(batch);
       if (link === undefined) spool.ack(batch.seq);
       else link.pump();
     },
   });
   const hello = await agent.probe();
+  o.telemetry?.observe({ hello, sources: agent.sources, spool, link: () => link });
   await o.afterProbe?.(hello);
   if (o.collectorUrl !== undefined) {
     if (o.token === undefined) throw new Error('agent: a token is needed to connect to the collector');

@@ -9,6 +9,7 @@ import type { RunningAgent } from './run.js';
 import { buildSources } from './sources/index.js';
 import { DiskSpool } from './spool/disk-spool.js';
 import { FileStateStore } from './state/agent-state.js';
+import type { AgentTelemetry } from './telemetry.js';
 
 /** Where the agent sends, and what it prints. */
 export interface StartOptions {
@@ -18,6 +19,8 @@ export interface StartOptions {
   /** Called once with the node's Hello (inventory), then with every batch. */
   readonly onHello?: (hello: Hello) => void;
   readonly onBatch?: (batch: Batch) => void;
+  /** Metrics to feed (`/metrics`, OTLP); built by the caller, which also closes it. */
+  readonly telemetry?: AgentTelemetry;
 }
 
 /** Build the configured sources and run the agent. */
@@ -37,6 +40,7 @@ export async function startAgent(config: AgentConfig, o: StartOptions): Promise<
     ...(o.collectorUrl === undefined ? {} : { collectorUrl: o.collectorUrl }),
     ...(o.token === undefined ? {} : { token: o.token }),
     ...(o.onBatch === undefined ? {} : { onBatch: o.onBatch }),
+    ...(o.telemetry === undefined ? {} : { telemetry: o.telemetry }),
     afterProbe: async (hello) => {
       sources.setInventory(hello.inventory.gpus);
       o.onHello?.(hello);

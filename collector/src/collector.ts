@@ -17,6 +17,7 @@ import { LiveServer } from './live/live-server.js';
 import { ClusterPicture } from './live/picture.js';
 import { EmbeddedStore } from './store/embedded-store.js';
 import type { Store } from './store/store.js';
+import { CollectorTelemetry } from './telemetry.js';
 
 /** Options of a collector. */
 export interface CollectorOptions {
@@ -40,6 +41,12 @@ export interface CollectorOptions {
   readonly seriesRetentionDays?: number;
   /** Modelled base power per node in W (fans, NICs, disks), by node name (default 0). */
   readonly basePowerW?: (node: string) => number;
+  /** OTLP/HTTP endpoint to push metrics to as well as serving `/metrics`. */
+  readonly otlpUrl?: string;
+  /** OTLP push interval, ms (default 15 s). */
+  readonly otlpIntervalMs?: number;
+  /** Most running jobs exported as `stroom.job.*` on `/metrics` and OTLP, highest power first (default 1000; 0: none). */
+  readonly jobMetricsLimit?: number;
 }
 
 /** A running collector. */
@@ -65,18 +72,27 @@ export function defaultDashboardDir(): string | undefined {
 /** Start a collector and resolve once it listens. */
 export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const factors = validateFactors(o.factors ?? DEFAULT_FACTORS);
+  // Before the store, so a bad --otlp URL fails without leaving the database open.
+  const telemetry = new CollectorTelemetry({
+    log: o.log,
+    ...(o.otlpUrl === undefined ? {} : { otlpUrl: o.otlpUrl }),
+    ...(o.otlpIntervalMs === undefined ? {} : { otlpIntervalMs: o.otlpIntervalMs }),
+    ...(o.jobMetricsLimit === undefined ? {} : { jobMetricsLimit: o.jobMetricsLimit }),
+  });
   const store = new EmbeddedStore(o.dataDir);
   const cluster = new ClusterState();
   const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam');
   const committer = new Committer({
-    store,
+    store: telemetry.timeCommits(store),
     log: o.log,
     onCommit: (effects) => {
       for (const { effect, batch, previousTs } of effects) cluster.counted(effect, batch.samples, previousTs);
+      telemetry.committed(effects.map((e) => e.batch));
     },
   });
   const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
   const live = new LiveServer({ source: picture, log: o.log, ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
+  telemetry.observe({ cluster, store, summary: () => picture.summary(), committer, agents, live });
   const retentionMs = (o.seriesRetentionDays ?? 30) * 86_400_000;
   const prune = setInterval(() => {
     try {
@@ -89,7 +105,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const server: Server = createServer((req, res) => {
-    void handleHttp({ store, picture, cluster, factors, tokens: o.tokens, dashboardDir, health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
+    void handleHttp({ store, picture, cluster, factors, tokens: o.tokens, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://collector').pathname;
@@ -122,6 +138,8 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       committer.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // After the last commit, so a final OTLP push carries the final counters.
+      await telemetry.close();
       store.close();
     },
   };

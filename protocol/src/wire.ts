@@ -9,6 +9,8 @@ import { PROTOCOL_VERSION } from './constants.js';
 
 export * from './constants.js';
 export * from './units.js';
+export * from './semconv.js';
+export * from './hw-metrics.js';
 
 /** Encode any message as one JSON text frame. */
 export function encode(message: object): string {

@@ -7,7 +7,8 @@ import { Command, Option } from 'commander';
 import { AGENT_DEFAULTS, GPU_SOURCES, JOB_SOURCES } from '@stroom/agent/config';
 import type { AgentConfig, GpuSourceName, JobSourceName } from '@stroom/agent/config';
 import { LOG_LEVELS, makeLogger } from '../log.js';
-import { intBetween, positiveNumber } from '../options.js';
+import { intBetween, parseListen, positiveNumber } from '../options.js';
+import type { Listen } from '../options.js';
 import { onShutdown } from '../shutdown.js';
 
 interface AgentCliOptions {
@@ -32,6 +33,9 @@ interface AgentCliOptions {
   timeScale: number;
   print: boolean;
   once: boolean;
+  metricsListen?: Listen;
+  otlp?: string;
+  otlpIntervalMs: number;
   logLevel: string;
 }
 
@@ -65,6 +69,9 @@ export function agentCommand(): Command {
     .option('--time-scale <s>', 'seconds per simulated job-time unit (jobs last 1-4 units)', positiveNumber, d.simulated.timeScale)
     .option('--print', "print the node's inventory, then every batch, as JSON lines on stdout", false)
     .option('--once', 'measure one interval, print the inventory and that batch, and exit', false)
+    .addOption(new Option('--metrics-listen <host:port>', 'serve Prometheus /metrics here, e.g. 127.0.0.1:9464 (default: not served)').argParser(parseListen))
+    .option('--otlp <url>', 'also push metrics by OTLP/HTTP, e.g. http://127.0.0.1:4318 (/v1/metrics is added when there is no path)')
+    .option('--otlp-interval-ms <ms>', 'OTLP push interval', intBetween(1000, 3_600_000), 15_000)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (o: AgentCliOptions) => {
       const { Agent, MemorySpool, buildSources, startAgent } = await import('@stroom/agent');
@@ -101,14 +108,27 @@ export function agentCommand(): Command {
       }
       if (o.collector === undefined && !o.print) throw new Error('give --collector URL, or --print to write batches to stdout');
       const token = o.tokenFile !== undefined ? readFileSync(o.tokenFile, 'utf8').trim() : o.token;
+      // The OpenTelemetry SDK is loaded only when metrics are asked for.
+      const telemetry = o.metricsListen === undefined && o.otlp === undefined ? undefined : await (await import('@stroom/agent/telemetry')).AgentTelemetry.start({
+        node: o.node,
+        log,
+        ...(o.metricsListen === undefined ? {} : { listen: o.metricsListen }),
+        ...(o.otlp === undefined ? {} : { otlpUrl: o.otlp, otlpIntervalMs: o.otlpIntervalMs }),
+      });
       const running = await startAgent(config, {
         log,
         ...(o.collector === undefined ? {} : { collectorUrl: o.collector }),
         ...(token === undefined ? {} : { token }),
         ...(o.print ? { onHello: line, onBatch: line } : {}),
+        ...(telemetry === undefined ? {} : { telemetry }),
+      }).catch(async (err: unknown) => {
+        // Its server would keep the process alive after the error.
+        await telemetry?.close();
+        throw err;
       });
       onShutdown(async () => {
         await running.stop(5000);
+        await telemetry?.close();
       });
     });
 }

@@ -1,7 +1,7 @@
 /** `stroom collector`: run the collector. */
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, makeLogger } from '../log.js';
-import { parseListen } from '../options.js';
+import { intBetween, parseListen } from '../options.js';
 import type { Listen } from '../options.js';
 import { onShutdown } from '../shutdown.js';
 
@@ -14,11 +14,14 @@ export function collectorCommand(): Command {
     .requiredOption('--tokens <file>', 'JSON file of agent tokens: {"<node>": "<token>", ...}')
     .option('--tz <zone>', 'IANA time zone that "today" is counted in', 'Europe/Amsterdam')
     .option('--base-power <rules...>', 'modelled base power per node (fans, NICs, disks) as PATTERN=WATTS, e.g. gcn*=600', [])
+    .option('--otlp <url>', 'also push metrics by OTLP/HTTP, e.g. http://127.0.0.1:4318 (/v1/metrics is added when there is no path); /metrics is always served')
+    .option('--otlp-interval-ms <ms>', 'OTLP push interval', intBetween(1000, 3_600_000), 15_000)
+    .option('--job-metrics-limit <n>', 'most running jobs on stroom.job.* metrics, highest power first (0: none)', intBetween(0, 1_000_000), 1000)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .action(async (o: { listen: Listen; data: string; tokens: string; tz: string; logLevel: string; basePower: string[] }) => {
+    .action(async (o: { listen: Listen; data: string; tokens: string; tz: string; logLevel: string; basePower: string[]; otlp?: string; otlpIntervalMs: number; jobMetricsLimit: number }) => {
       const { AgentTokens, basePowerOf, parseBasePowerRule, startCollector } = await import('@stroom/collector');
       const log = makeLogger(o.logLevel, 'stroom-collector');
-      const collector = await startCollector({ host: o.listen.host, port: o.listen.port, dataDir: o.data, tokens: AgentTokens.fromFile(o.tokens), timeZone: o.tz, log, basePowerW: basePowerOf(o.basePower.map(parseBasePowerRule)) });
+      const collector = await startCollector({ host: o.listen.host, port: o.listen.port, dataDir: o.data, tokens: AgentTokens.fromFile(o.tokens), timeZone: o.tz, log, basePowerW: basePowerOf(o.basePower.map(parseBasePowerRule)), jobMetricsLimit: o.jobMetricsLimit, ...(o.otlp === undefined ? {} : { otlpUrl: o.otlp, otlpIntervalMs: o.otlpIntervalMs }) });
       process.stderr.write(`stroom collector on ${collector.url}\n`);
       onShutdown(async () => {
         await collector.close();

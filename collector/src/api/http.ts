@@ -1,5 +1,5 @@
 /**
- * The HTTP API (`/healthz`, `/api/v1/...`) and the dashboard's static files, on plain
+ * The HTTP API (`/healthz`, `/metrics`, `/api/v1/...`) and the dashboard's static files, on plain
  * `node:http`: the routes are few and fastify's current line pulls in Node-22-only code.
  */
 import { createReadStream } from 'node:fs';
@@ -32,6 +32,8 @@ export interface ApiDeps {
   readonly dashboardDir: string | undefined;
   /** Extra health facts (commit stats, connections). */
   readonly health: () => Record<string, unknown>;
+  /** Serves `GET /metrics` in the Prometheus text format, when telemetry is on. */
+  readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 class HttpError extends Error {
@@ -237,6 +239,7 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
     if (path === '/healthz') return send(res, 200, { status: 'ok', ...deps.health() });
+    if (path === '/metrics' && deps.metrics !== undefined) return deps.metrics(req, res);
     if (path === '/api/v1/cluster') return send(res, 200, deps.picture.summary());
     if (path === '/api/v1/jobs') {
       const q = jobsQuery(url);

@@ -63,6 +63,11 @@ export class AgentServer {
     this.#ping.unref();
   }
 
+  /** Agent connections open now. */
+  get connected(): number {
+    return this.#wss.clients.size;
+  }
+
   /** Handle an upgrade request for `/ws/agent`. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const node = req.headers[NODE_HEADER];

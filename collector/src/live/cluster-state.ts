@@ -29,6 +29,16 @@ export interface LiveJobFigures {
   readonly powerW: number;
 }
 
+/** One node's inventory, latest sample and power, as the metrics exporter reads them. */
+export interface NodeLatest {
+  readonly name: string;
+  readonly up: boolean;
+  readonly gpus: readonly GpuInfo[];
+  readonly sample: Sample | undefined;
+  /** Mean power over the last batch interval from counters (gauges when there is none yet), W. */
+  readonly powerW: number | undefined;
+}
+
 /** In-memory live state of every node. */
 export class ClusterState {
   readonly #nodes = new Map<string, NodeState>();
@@ -143,6 +153,15 @@ export class ClusterState {
         gpuUtilRatio: n.gpus.map((g) => byUuid.get(g.uuid)?.utilRatio ?? null),
         gpuJob: n.gpus.map((g) => owner.get(g.uuid) ?? null),
       };
+    });
+  }
+
+  /** Every node's inventory and latest sample, nodes in name order. */
+  latest(): NodeLatest[] {
+    const names = [...this.#nodes.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    return names.map((name) => {
+      const n = this.#nodes.get(name) as NodeState;
+      return { name, up: this.isUp(n), gpus: n.gpus, sample: n.lastSample, powerW: n.powerW ?? (n.lastSample === undefined ? undefined : this.#gaugePowerW(n)) };
     });
   }
 

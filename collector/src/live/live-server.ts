@@ -45,6 +45,11 @@ export class LiveServer {
     this.#timer.unref();
   }
 
+  /** Dashboard connections open now. */
+  get clients(): number {
+    return this.#wss.clients.size;
+  }
+
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws));
   }
