@@ -1,67 +1,92 @@
-import { describe, expect, it } from 'vitest';
-import type { JobAllocation } from '@stroom/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
-import type { BatchEffect } from '../../src/store/store.js';
+import { T0, alloc, booksSnapshot, describeStore, effect } from './store.contract.js';
 
-const T0 = Date.UTC(2026, 10, 30, 10, 0);
-const alloc = (id: string, gpus: string[], startTs = T0): JobAllocation => ({ id, user: 'u.devries', account: 'surf-llm', startTs, gpus, cpuCores: 8 });
+describeStore('EmbeddedStore', () => new EmbeddedStore(':memory:'));
 
-function effect(node: string, seq: number, jobs: JobAllocation[], jobsMj: Record<string, number>, idleMj: number): BatchEffect {
-  const charged = Object.values(jobsMj).reduce((a, b) => a + b, 0) + idleMj;
-  return {
-    node,
-    ts: T0 + seq * 1000,
-    ledger: { node, epoch: 'e1', lastSeq: seq, lastTs: T0 + seq * 1000, counters: { 'i:gpu': seq } },
-    nodeMj: { gpuMj: charged, cpuMj: 0, otherMj: 0 },
-    idleMj: { gpuMj: idleMj, cpuMj: 0, otherMj: 0 },
-    jobsMj: new Map(Object.entries(jobsMj).map(([id, mj]) => [id, { gpuMj: mj, cpuMj: 0, otherMj: 0 }])),
-    gpuSeconds: new Map(),
-    jobs,
+// What only SQLite has: a file, WAL, a schema version and its migration, row counts on prune.
+describe('EmbeddedStore (SQLite only)', () => {
+  const dirs: string[] = [];
+  const tmp = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'stroom-store-'));
+    dirs.push(dir);
+    return dir;
   };
-}
-
-describe('EmbeddedStore', () => {
-  it('keeps the ledger state it is given', () => {
-    const store = new EmbeddedStore(':memory:');
-    store.commit([effect('n1', 3, [], {}, 5)]);
-    expect(store.loadLedger('n1', 'e1')).toEqual({ node: 'n1', epoch: 'e1', lastSeq: 3, lastTs: T0 + 3000, counters: { 'i:gpu': 3 } });
-    expect(store.loadLedger('n1', 'e2')).toBeUndefined();
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('follows a job from start to end and sums a job across nodes', () => {
-    const store = new EmbeddedStore(':memory:');
-    const job = (node: string): JobAllocation => alloc('42', [`GPU-${node}-0`, `GPU-${node}-1`]);
-    store.commit([effect('n1', 1, [job('n1')], {}, 0), effect('n2', 1, [job('n2')], {}, 0)]);
-    store.commit([effect('n1', 2, [job('n1')], { '42': 1000 }, 10), effect('n2', 2, [job('n2')], { '42': 2000 }, 0)]);
-    expect(store.job('42')).toEqual({
-      id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
-      startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 4, energyMj: { gpuMj: 3000, cpuMj: 0, otherMj: 0 },
+  it('keeps its books in stroom.db in WAL mode, and finds them again after a reopen', () => {
+    const dir = tmp();
+    const store = new EmbeddedStore(dir);
+    store.commit([effect({ node: 'n1', ts: T0 + 1000, seq: 1, jobs: [alloc('1', ['g0'])], jobsMj: { 1: { gpuMj: 700, cpuMj: 70, otherMj: 7 } }, idleMj: 30, gpuSeconds: { 1: 1 } })]);
+    expect(store.endJob('1', 'n1', T0 + 2000)).toBe(true);
+    const books = booksSnapshot(store);
+    store.close();
+
+    const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    raw.close();
+
+    const again = new EmbeddedStore(dir);
+    expect(booksSnapshot(again)).toEqual(books);
+    expect(again.loadLedger('n1', 'e1')).toEqual({ node: 'n1', epoch: 'e1', lastSeq: 1, lastTs: T0 + 1000, counters: { 'i:gpu': 1 } });
+    again.close();
+  });
+
+  it('migrates a version 1 data directory (no modelled other energy, no job hours) in place', () => {
+    const dir = join(tmp(), 'data');
+    mkdirSync(dir);
+    const v1 = new Database(join(dir, 'stroom.db'));
+    v1.exec(`
+      CREATE TABLE jobs (id TEXT PRIMARY KEY, user TEXT NOT NULL, account TEXT NOT NULL, name TEXT, partition TEXT,
+        start_ts INTEGER NOT NULL, end_ts INTEGER, state TEXT NOT NULL);
+      CREATE TABLE job_nodes (job_id TEXT NOT NULL, node TEXT NOT NULL, gpus INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL, end_ts INTEGER, gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, node)) WITHOUT ROWID;
+      CREATE TABLE node_hours (node TEXT NOT NULL, hour_ts INTEGER NOT NULL,
+        device_gpu_mj INTEGER NOT NULL DEFAULT 0, device_cpu_mj INTEGER NOT NULL DEFAULT 0,
+        idle_gpu_mj INTEGER NOT NULL DEFAULT 0, idle_cpu_mj INTEGER NOT NULL DEFAULT 0,
+        jobs_mj INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, hour_ts)) WITHOUT ROWID;
+    `);
+    v1.prepare("INSERT INTO jobs VALUES ('old', 'u1', 'A', NULL, NULL, ?, NULL, 'running')").run(T0 - 60_000);
+    v1.prepare("INSERT INTO job_nodes VALUES ('old', 'n1', 2, 1, NULL, 5000, 500)").run();
+    v1.prepare('INSERT INTO node_hours VALUES (?, ?, 6000, 600, 1000, 100, 5500)').run('n1', T0);
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    const store = new EmbeddedStore(dir);
+    expect(store.job('old')).toEqual({
+      id: 'old', user: 'u1', account: 'A', name: null, partition: null, state: 'running',
+      startTs: T0 - 60_000, endTs: null, nodes: ['n1'], gpus: 2, energyMj: { gpuMj: 5000, cpuMj: 500, otherMj: 0 },
     });
-    // Ends on n1 first: still running on n2.
-    store.commit([effect('n1', 3, [], { '42': 500 }, 0)]);
-    expect(store.job('42')?.state).toBe('running');
-    store.commit([effect('n2', 3, [], { '42': 100 }, 0)]);
-    expect(store.job('42')).toMatchObject({ state: 'completed', endTs: T0 + 3000, energyMj: { gpuMj: 3600, cpuMj: 0, otherMj: 0 } });
-    expect(store.jobs({ state: 'completed' }).map((j) => j.id)).toEqual(['42']);
-    expect(store.jobs({ state: 'running' })).toEqual([]);
-    expect(store.jobs({ user: 'someone-else' })).toEqual([]);
+    expect(store.nodeBalance(0, Number.MAX_SAFE_INTEGER)).toEqual([{ node: 'n1', deviceMj: 6600, otherMj: 0, jobsMj: 5500, idleMj: 1100 }]);
+    // The old job is still on n1's map: new energy with modelled other energy lands on it.
+    store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('old', ['g0', 'g1'], { user: 'u1', account: 'A', startTs: T0 - 60_000 })], jobsMj: { old: { gpuMj: 10, cpuMj: 1, otherMj: 3 } } })]);
+    expect(store.job('old')?.energyMj).toEqual({ gpuMj: 5010, cpuMj: 501, otherMj: 3 });
+    expect(store.jobHours('old')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 10, cpuMj: 1, otherMj: 3 }, gpuSeconds: 0 }]);
+    store.close();
+    const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    raw.close();
   });
 
-  it('keeps energy for a job it never saw on a map, visible as a completed job', () => {
+  it('counts the job and node series rows a prune removes', () => {
     const store = new EmbeddedStore(':memory:');
-    store.commit([effect('n1', 1, [], { '77': 900 }, 0)]);
-    expect(store.job('77')).toMatchObject({ id: '77', state: 'completed', energyMj: { gpuMj: 900, cpuMj: 0, otherMj: 0 } });
-  });
-
-  it('balances jobs + idle against devices per node, and sums the cluster by period', () => {
-    const store = new EmbeddedStore(':memory:');
-    store.commit([effect('n1', 1, [alloc('1', ['g'])], { '1': 700 }, 300), effect('n2', 1, [], {}, 250)]);
-    expect(store.nodeBalance(0, Number.MAX_SAFE_INTEGER)).toEqual([
-      { node: 'n1', deviceMj: 1000, otherMj: 0, jobsMj: 700, idleMj: 300 },
-      { node: 'n2', deviceMj: 250, otherMj: 0, jobsMj: 0, idleMj: 250 },
+    const jobs = [alloc('s', ['g0'])];
+    store.commit([
+      effect({ node: 'n1', ts: T0 + 1000, jobs, jobsMj: { s: 100 }, idleMj: 1 }),
+      effect({ node: 'n1', ts: T0 + 11_000, seq: 2, jobs, jobsMj: { s: 100 } }),
+      effect({ node: 'n2', ts: T0 + 1000, idleMj: 5 }),
     ]);
-    expect(store.clusterEnergyMj(T0, T0 + 3_600_000)).toBe(1250);
-    expect(store.clusterEnergyMj(T0 + 3_600_000, T0 + 7_200_000)).toBe(0);
-    expect(store.jobEnergy(['1', 'nope'])).toEqual(new Map([['1', { gpuMj: 700, cpuMj: 0, otherMj: 0 }]]));
+    // Before T0 + 10 s: n1's job bucket, n1's and n2's node buckets.
+    expect(store.pruneSeries(T0 + 10_000)).toBe(3);
+    expect(store.pruneSeries(T0 + 20_000)).toBe(2);
+    store.close();
   });
 });
