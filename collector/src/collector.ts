@@ -16,6 +16,7 @@ import { ClusterState } from './live/cluster-state.js';
 import { LiveServer } from './live/live-server.js';
 import { ClusterPicture } from './live/picture.js';
 import { EmbeddedStore } from './store/embedded-store.js';
+import { InfluxStore } from './store/influx-store.js';
 import type { Store } from './store/store.js';
 import { CollectorTelemetry } from './telemetry.js';
 
@@ -35,6 +36,11 @@ export interface CollectorOptions {
   readonly dashboardDir?: string;
   /** Live push period in ms (default 1000). */
   readonly livePeriodMs?: number;
+  /**
+   * InfluxDB 1.x instead of the embedded SQLite store: books mirrored in memory and written
+   * through in batches, raw GPU samples at full rate, series retention by InfluxDB.
+   */
+  readonly influx?: { readonly url: string; readonly database: string; readonly seriesRetention?: string };
   /** Footprint factors (default: `DEFAULT_FACTORS`, each with its source). */
   readonly factors?: FootprintFactors;
   /** How long raw energy series are kept, days (default 30); the books are kept for good. */
@@ -79,14 +85,19 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     ...(o.otlpIntervalMs === undefined ? {} : { otlpIntervalMs: o.otlpIntervalMs }),
     ...(o.jobMetricsLimit === undefined ? {} : { jobMetricsLimit: o.jobMetricsLimit }),
   });
-  const store = new EmbeddedStore(o.dataDir);
+  const influx = o.influx === undefined ? undefined : await InfluxStore.open({ url: o.influx.url, database: o.influx.database, log: o.log, retention: { series: o.influx.seriesRetention ?? '30d' } });
+  const store: Store = influx ?? new EmbeddedStore(o.dataDir);
   const cluster = new ClusterState();
   const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam');
   const committer = new Committer({
     store: telemetry.timeCommits(store),
     log: o.log,
     onCommit: (effects) => {
-      for (const { effect, batch, previousTs } of effects) cluster.counted(effect, batch.samples, previousTs);
+      for (const { effect, batch, previousTs } of effects) {
+        cluster.counted(effect, batch.samples, previousTs);
+        // Raw per-GPU samples at full rate go to InfluxDB only; SQLite keeps the energy series.
+        influx?.writeSamples(batch.node, batch.samples);
+      }
       telemetry.committed(effects.map((e) => e.batch));
     },
   });
@@ -140,6 +151,13 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // After the last commit, so a final OTLP push carries the final counters.
       await telemetry.close();
+      if (influx !== undefined) {
+        try {
+          await influx.flush();
+        } catch (err) {
+          o.log.error({ err }, 'last InfluxDB write failed');
+        }
+      }
       store.close();
     },
   };
