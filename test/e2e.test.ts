@@ -139,4 +139,13 @@ describe('collector and two simulated agents over loopback', () => {
     expect(areaJ).toBeCloseTo(job.energyJ.total, 3);
     expect((await getJson(`${collector.url}/api/v1/jobs/${job.id}/series?step=3s`)).status).toBe(400);
   });
+
+  it('sums energy per account, equal to the sum of its jobs', async () => {
+    const jobs = (await getJson<{ jobs: JobSummary[] }>(`${collector.url}/api/v1/jobs?limit=1000`)).body.jobs;
+    const { body } = await getJson<{ accounts: Array<{ account: string; jobs: number; energyJ: { total: number } }> }>(`${collector.url}/api/v1/accounts`);
+    const want = new Map<string, number>();
+    for (const j of jobs) want.set(j.account, (want.get(j.account) ?? 0) + j.energyJ.total);
+    expect(body.accounts.map((a) => a.account).sort()).toEqual([...want.keys()].sort());
+    for (const a of body.accounts) expect(a.energyJ.total).toBeCloseTo(want.get(a.account) ?? 0, 3);
+  });
 });

@@ -172,6 +172,44 @@ function jobDetail(deps: ApiDeps, job: JobRecord): JobDetail {
   };
 }
 
+/**
+ * Energy per account over [fromTs, toTs), from each overlapping job's energy by the hour
+ * (hours are the resolution: an hour is counted when it starts inside the period). Fine for
+ * an API call; reports over a year of jobs get their own aggregate (issue 6).
+ */
+function accountTotals(deps: ApiDeps, fromTs: number, toTs: number): Array<{ account: string; jobs: number; gpuHours: number; energyJ: { total: number; gpu: number; cpu: number; other: number } }> {
+  const byAccount = new Map<string, { jobs: number; gpuS: number; gpuMj: number; cpuMj: number; otherMj: number }>();
+  let after: { startTs: number; id: string } | undefined;
+  for (;;) {
+    const page = deps.store.jobs({ fromTs, toTs, limit: 5000, ...(after === undefined ? {} : { after }) });
+    for (const job of page) {
+      const a = byAccount.get(job.account) ?? { jobs: 0, gpuS: 0, gpuMj: 0, cpuMj: 0, otherMj: 0 };
+      let counted = false;
+      for (const h of deps.store.jobHours(job.id)) {
+        if (h.hourTs < fromTs || h.hourTs >= toTs) continue;
+        counted = true;
+        a.gpuS += h.gpuSeconds;
+        a.gpuMj += h.energyMj.gpuMj;
+        a.cpuMj += h.energyMj.cpuMj;
+        a.otherMj += h.energyMj.otherMj;
+      }
+      if (counted) {
+        a.jobs += 1;
+        byAccount.set(job.account, a);
+      }
+    }
+    const last = page[page.length - 1];
+    if (page.length < 5000 || last === undefined) break;
+    after = { startTs: last.startTs, id: last.id };
+  }
+  return [...byAccount].map(([account, a]) => ({
+    account,
+    jobs: a.jobs,
+    gpuHours: a.gpuS / 3600,
+    energyJ: { total: mjToJ(a.gpuMj + a.cpuMj + a.otherMj), gpu: mjToJ(a.gpuMj), cpu: mjToJ(a.cpuMj), other: mjToJ(a.otherMj) },
+  })).sort((x, y) => y.energyJ.total - x.energyJ.total || x.account.localeCompare(y.account));
+}
+
 /** A node's inventory from its last Hello, with what the live state knows now. */
 function nodeSummary(deps: ApiDeps, hello: Hello): NodeSummary {
   const live = deps.cluster.nodeLive(hello.node);
@@ -271,6 +309,11 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
       // Buckets start on the step grid, before the job's own start.
       const gridFrom = Math.floor(fromTs / stepMs) * stepMs;
       return send(res, 200, seriesColumns(deps.store.jobSeries(id, gridFrom, toTs), gridFrom, toTs, stepMs));
+    }
+    if (path === '/api/v1/accounts') {
+      const toTs = timeParam(url, 'to') ?? Date.now() + 1;
+      const fromTs = timeParam(url, 'from') ?? 0;
+      return send(res, 200, { fromTs, toTs, accounts: accountTotals(deps, fromTs, toTs) });
     }
     if (path === '/api/v1/nodes') return send(res, 200, { nodes: [...deps.store.nodes().values()].map((h) => nodeSummary(deps, h)) });
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
