@@ -295,10 +295,11 @@ export const ClusterSummarySchema = z.object({
   ts: tsMs,
   nodes: z.number().int().nonnegative(),
   gpus: z.number().int().nonnegative(),
+  /** Power now: measured devices plus the modelled base power of nodes, when configured. */
   powerW: z.number(),
-  /** Energy measured on the whole cluster since the store began. */
+  /** Energy of the whole cluster since the store began: measured, plus modelled base power when configured. */
   energyJ: z.number(),
-  /** Energy since midnight in the collector's time zone. */
+  /** Energy since midnight in the collector's time zone (same scope as `energyJ`). */
   energyTodayJ: z.number(),
   jobsRunning: z.number().int().nonnegative(),
 });

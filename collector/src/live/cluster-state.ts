@@ -77,8 +77,9 @@ export class ClusterState {
       const dtMs = effect.ts - previousTs;
       // Power from counters is the true mean over the interval; gauges are instants.
       if (previousTs > 0 && dtMs > 0) {
-        n.powerW = (effect.nodeMj.gpuMj + effect.nodeMj.cpuMj) / dtMs;
-        n.jobPowerW = new Map([...effect.jobsMj].map(([id, mj]) => [id, (mj.gpuMj + mj.cpuMj) / dtMs]));
+        // Including the modelled base power, as the energy totals do, so power and energy agree.
+        n.powerW = (effect.nodeMj.gpuMj + effect.nodeMj.cpuMj + effect.nodeMj.otherMj) / dtMs;
+        n.jobPowerW = new Map([...effect.jobsMj].map(([id, mj]) => [id, (mj.gpuMj + mj.cpuMj + mj.otherMj) / dtMs]));
       }
     }
   }
