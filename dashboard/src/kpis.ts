@@ -32,8 +32,9 @@ export function kpiTexts(c: ClusterSummary, grid: GridSummary | null, users: num
   const nodesUp = grid === null ? null : grid.nodesUp;
   const down = grid === null ? null : c.nodes - grid.nodesUp;
   return {
-    power: kpi(powerParts(c.powerW), `at ${formatClock(c.ts)}`),
-    energyToday: kpi(energyParts(c.energyTodayJ), `${formatEnergy(c.energyJ)} since records began`),
+    // Modelled base power is labelled wherever it appears: it is an estimate, not a reading.
+    power: kpi(powerParts(c.powerW), (c.modelledPowerW ?? 0) > 0 ? `at ${formatClock(c.ts)} · incl. ${formatPower(c.modelledPowerW)} modelled` : `at ${formatClock(c.ts)}`),
+    energyToday: kpi(energyParts(c.energyTodayJ), `${formatEnergy(c.energyJ)} since records began${(c.modelledPowerW ?? 0) > 0 ? ' · incl. modelled base power' : ''}`),
     nodes: {
       value: nodesUp === null ? MISSING : formatCount(nodesUp),
       unit: `/ ${formatCount(c.nodes)} up`,

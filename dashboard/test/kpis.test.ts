@@ -50,3 +50,12 @@ describe('status and title', () => {
     expect(pageTitle(12_300, 'stale')).toBe('(stale) 12.3 kW · stroom');
   });
 });
+
+describe('kpiTexts with modelled base power', () => {
+  it('labels the modelled part of power and energy', () => {
+    const c = { ts: Date.UTC(2026, 10, 30, 12, 0), nodes: 2, gpus: 8, powerW: 6000, energyJ: 3.6e6, energyTodayJ: 3.6e6, jobsRunning: 1, modelledPowerW: 1200 };
+    const k = kpiTexts(c, null);
+    expect(k.power.sub).toMatch(/incl\. 1\.2\d* kW modelled$/);
+    expect(k.energyToday.sub).toBe('1.00 kWh since records began · incl. modelled base power');
+  });
+});

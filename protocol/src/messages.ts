@@ -301,6 +301,8 @@ export const ClusterSummarySchema = z.object({
   energyJ: z.number(),
   /** Energy since midnight in the collector's time zone (same scope as `energyJ`). */
   energyTodayJ: z.number(),
+  /** The part of `powerW` that is modelled base power (fans, NICs, disks), not measured; 0 when none is configured. */
+  modelledPowerW: z.number().optional(),
   jobsRunning: z.number().int().nonnegative(),
 });
 export type ClusterSummary = z.infer<typeof ClusterSummarySchema>;

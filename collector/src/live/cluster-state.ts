@@ -17,6 +17,8 @@ interface NodeState {
   lastSample: Sample | undefined;
   /** Mean power over the last batch interval from counter differences, W. */
   powerW: number | undefined;
+  /** The modelled (base power) part of `powerW`, W. */
+  otherW: number;
   jobPowerW: Map<string, number>;
   jobs: readonly JobAllocation[];
 }
@@ -60,6 +62,7 @@ export class ClusterState {
       lastHeardMs: this.#now(),
       lastSample: prev?.lastSample,
       powerW: prev?.powerW,
+      otherW: prev?.otherW ?? 0,
       jobPowerW: prev?.jobPowerW ?? new Map(),
       jobs: prev?.jobs ?? [],
     });
@@ -79,6 +82,7 @@ export class ClusterState {
       if (previousTs > 0 && dtMs > 0) {
         // Including the modelled base power, as the energy totals do, so power and energy agree.
         n.powerW = (effect.nodeMj.gpuMj + effect.nodeMj.cpuMj + effect.nodeMj.otherMj) / dtMs;
+        n.otherW = effect.nodeMj.otherMj / dtMs;
         n.jobPowerW = new Map([...effect.jobsMj].map(([id, mj]) => [id, (mj.gpuMj + mj.cpuMj + mj.otherMj) / dtMs]));
       }
     }
@@ -105,6 +109,13 @@ export class ClusterState {
     if (n === undefined) return undefined;
     const up = this.isUp(n);
     return { up, lastSeenTs: n.lastSeenTs, powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : undefined, jobs: n.jobs.map((j) => j.id) };
+  }
+
+  /** The modelled part of the cluster's power now, W. */
+  modelledPowerW(): number {
+    let sum = 0;
+    for (const n of this.#nodes.values()) if (this.isUp(n)) sum += n.otherW;
+    return sum;
   }
 
   /** Cluster power now: sum over nodes that are up, W. */

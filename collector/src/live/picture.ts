@@ -37,6 +37,7 @@ export class ClusterPicture implements LiveSource {
       nodes: this.#cluster.nodeCount,
       gpus: this.#cluster.gpuCount,
       powerW: this.#cluster.powerW(),
+      modelledPowerW: this.#cluster.modelledPowerW(),
       energyJ: mjToJ(energy.totalMj),
       energyTodayJ: mjToJ(energy.todayMj),
       jobsRunning: this.#cluster.runningJobs().length,
