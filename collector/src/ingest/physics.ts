@@ -30,6 +30,9 @@ export function checkPhysics(batch: Batch, gpus: ReadonlyMap<string, GpuInfo>, n
     }
     const gpusOut = sample.gpus.map((g, gi) => {
       const at = `samples[${si}].gpus[${gi}]`;
+      const before = rejections.length;
+      // Work on a copy, but hand back the original when nothing was refused: this runs for
+      // every GPU of every batch, and almost every reading is fine.
       const out = { ...g };
       const limit = gpus.get(g.uuid)?.powerLimitW;
       if (out.powerW !== undefined && out.powerW < 0) {
@@ -51,7 +54,7 @@ export function checkPhysics(batch: Batch, gpus: ReadonlyMap<string, GpuInfo>, n
         rejections.push({ field: `${at}.memUsedBytes`, reason: `${out.memUsedBytes} B used is more than the GPU's ${total} B` });
         delete out.memUsedBytes;
       }
-      return out;
+      return rejections.length === before ? g : out;
     });
     const cpusOut = sample.cpus.map((c, ci) => {
       if (c.powerW === undefined || c.powerW >= 0) return c;
@@ -59,7 +62,7 @@ export function checkPhysics(batch: Batch, gpus: ReadonlyMap<string, GpuInfo>, n
       const { powerW: _dropped, ...rest } = c;
       return rest;
     });
-    samples.push({ ...sample, gpus: gpusOut, cpus: cpusOut });
+    samples.push(sample.gpus.every((g, i) => gpusOut[i] === g) && sample.cpus.every((c, i) => cpusOut[i] === c) ? sample : { ...sample, gpus: gpusOut, cpus: cpusOut });
   });
   let ts = batch.ts;
   if (ts > nowMs + MAX_FUTURE_MS) {
