@@ -16,15 +16,13 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ValueType } from '@opentelemetry/api';
-import type { Histogram, HrTime } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import type { Histogram } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter as PrometheusReader } from '@opentelemetry/exporter-prometheus';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import * as sdk from '@opentelemetry/sdk-metrics';
-import type { AggregationTemporality, CollectionResult, InstrumentType, MeterProvider, MetricData, MetricProducer, MetricReader, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { MeterProvider, MetricReader, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Batch, Hello, MetricName, MetricPoint } from '@stroom/protocol';
 import {
   ATTR_HOST_NAME,
@@ -45,6 +43,9 @@ import {
   hwPoints,
 } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
+import { DEFAULT_OTLP_INTERVAL_MS, LoggingExporter, SnapshotProducer, otlpMetricsUrl } from '@stroom/otel';
+
+export { DEFAULT_OTLP_INTERVAL_MS, otlpMetricsUrl };
 import { AGENT_VERSION } from './constants.js';
 import type { LinkState } from './link/ws-link.js';
 import type { SourceStats } from './source-set.js';
@@ -53,8 +54,6 @@ import type { SpoolStats } from './spool/spool.js';
 
 
 const SCOPE = { name: 'stroom-agent', version: AGENT_VERSION };
-/** Default OTLP push interval, ms. */
-export const DEFAULT_OTLP_INTERVAL_MS = 15_000;
 /** Default `--metrics-listen` address: loopback, the Prometheus exporter's usual port. */
 export const DEFAULT_METRICS_LISTEN = { host: '127.0.0.1', port: 9464 } as const;
 /** Bucket bounds of the source-read histogram, s (reads are ~1 ms to a deadline of ~0.8 interval). */
@@ -84,14 +83,6 @@ export interface AgentSources {
   readonly link: () => { readonly state: LinkState } | undefined;
 }
 
-/** `http://h:p` to `http://h:p/v1/metrics`; a URL with a path is taken as it is. */
-export function otlpMetricsUrl(url: string): string {
-  const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--otlp ${url}: expected an http:// or https:// URL`);
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/metrics';
-  return u.toString();
-}
-
 /** Metrics of one agent, for `/metrics` and OTLP. */
 export class AgentTelemetry {
   readonly #o: AgentTelemetryOptions;
@@ -115,7 +106,7 @@ export class AgentTelemetry {
 
   private constructor(options: AgentTelemetryOptions) {
     this.#o = options;
-    const producer = new SnapshotProducer(() => this.#snapshot());
+    const producer = new SnapshotProducer(() => this.#snapshot(), SCOPE);
     // withoutTargetInfo: target_info would publish the resource (host name, and with the
     // default detectors the machine id and command line) to anyone who can scrape.
     this.#prometheus = new PrometheusReader({ preventServerStart: true, withoutTargetInfo: true, metricProducers: [producer] });
@@ -247,101 +238,5 @@ export class AgentTelemetry {
       ...(b === undefined ? {} : { devices: b.counters.devices }),
       ...(this.#hostPowerW === undefined ? {} : { hostPowerW: this.#hostPowerW }),
     });
-  }
-}
-
-/**
- * Builds metric data from a fresh snapshot at every collection, so a series that is no longer
- * in the snapshot is no longer exported. Counter start times are kept per series (and reset
- * when a counter goes down), as OTLP consumers expect of cumulative sums.
- */
-class SnapshotProducer implements MetricProducer {
-  readonly #read: () => MetricPoint[];
-  readonly #starts = new Map<string, { start: HrTime; last: number }>();
-
-  constructor(read: () => MetricPoint[]) {
-    this.#read = read;
-  }
-
-  async collect(): Promise<CollectionResult> {
-    const now = hrNow();
-    const byName = new Map<MetricName, MetricPoint[]>();
-    for (const p of this.#read()) {
-      const list = byName.get(p.name);
-      if (list === undefined) byName.set(p.name, [p]);
-      else list.push(p);
-    }
-    const seen = new Set<string>();
-    const metrics: MetricData[] = [];
-    for (const [name, points] of byName) {
-      const info = METRICS[name];
-      const descriptor = { name, unit: info.unit, description: info.description, valueType: ValueType.DOUBLE };
-      if (info.instrument === 'gauge') {
-        metrics.push({ descriptor, aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE, dataPointType: sdk.DataPointType.GAUGE, dataPoints: points.map((p) => ({ startTime: now, endTime: now, attributes: p.attributes, value: p.value })) });
-        continue;
-      }
-      if (info.instrument === 'histogram') continue;
-      const dataPoints = points.map((p) => {
-        const key = `${name}\u0000${seriesKey(p.attributes)}`;
-        seen.add(key);
-        let s = this.#starts.get(key);
-        if (s === undefined || p.value < s.last) s = { start: now, last: p.value };
-        s.last = p.value;
-        this.#starts.set(key, s);
-        return { startTime: s.start, endTime: now, attributes: p.attributes, value: p.value };
-      });
-      metrics.push({ descriptor, aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE, dataPointType: sdk.DataPointType.SUM, isMonotonic: info.instrument === 'counter', dataPoints });
-    }
-    for (const key of this.#starts.keys()) if (!seen.has(key)) this.#starts.delete(key);
-    const resourceMetrics = { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: SCOPE, metrics }] } satisfies ResourceMetrics;
-    return { resourceMetrics, errors: [] };
-  }
-}
-
-function seriesKey(attributes: Readonly<Record<string, string>>): string {
-  return Object.keys(attributes).sort().map((k) => `${k}=${attributes[k] ?? ''}`).join('\u0001');
-}
-
-function hrNow(): HrTime {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
-}
-
-/** A push exporter that logs the first failure of a run of failures (the SDK's own errors go to a silent diag). */
-class LoggingExporter implements PushMetricExporter {
-  readonly #inner: PushMetricExporter;
-  readonly #log: Logger;
-  readonly #url: string;
-  #failing = false;
-
-  constructor(inner: PushMetricExporter, log: Logger, url: string) {
-    this.#inner = inner;
-    this.#log = log;
-    this.#url = url;
-  }
-
-  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.#inner.export(metrics, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS && !this.#failing) {
-        this.#failing = true;
-        this.#log.warn({ url: this.#url, err: result.error?.message }, 'OTLP metrics push failed (logged once until it works again)');
-      } else if (result.code === ExportResultCode.SUCCESS && this.#failing) {
-        this.#failing = false;
-        this.#log.info({ url: this.#url }, 'OTLP metrics push works again');
-      }
-      done(result);
-    });
-  }
-
-  async forceFlush(): Promise<void> {
-    await this.#inner.forceFlush();
-  }
-
-  async shutdown(): Promise<void> {
-    await this.#inner.shutdown();
-  }
-
-  selectAggregationTemporality(kind: InstrumentType): AggregationTemporality {
-    return this.#inner.selectAggregationTemporality?.(kind) ?? sdk.AggregationTemporality.CUMULATIVE;
   }
 }

@@ -22,15 +22,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ValueType } from '@opentelemetry/api';
-import type { Histogram, HrTime } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import type { Histogram } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter as PrometheusReader } from '@opentelemetry/exporter-prometheus';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import * as sdk from '@opentelemetry/sdk-metrics';
-import type { AggregationTemporality, CollectionResult, InstrumentType, MeterProvider, MetricData, MetricProducer, MetricReader, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { MeterProvider, MetricReader, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Batch, ClusterSummary, MetricName, MetricPoint } from '@stroom/protocol';
 import {
   ATTR_HOST_NAME,
@@ -66,6 +64,9 @@ import {
   mjToJ,
 } from '@stroom/protocol';
 import type { Logger } from 'pino';
+import { DEFAULT_OTLP_INTERVAL_MS, LoggingExporter, SnapshotProducer, otlpMetricsUrl } from '@stroom/otel';
+
+export { DEFAULT_OTLP_INTERVAL_MS, otlpMetricsUrl };
 import type { AgentServerStats } from './ingest/agent-server.js';
 import type { CommitterStats } from './ingest/committer.js';
 import type { ClusterState } from './live/cluster-state.js';
@@ -79,8 +80,6 @@ const SCOPE = { name: 'stroom-collector', version: COLLECTOR_VERSION };
 
 /** Default cap on the jobs exported as `stroom.job.*` (the highest-power running jobs). */
 export const DEFAULT_JOB_METRICS_LIMIT = 1000;
-/** Default OTLP push interval, ms. */
-export const DEFAULT_OTLP_INTERVAL_MS = 15_000;
 /** Bucket bounds of the commit-duration histogram, s. */
 const COMMIT_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -113,14 +112,6 @@ interface NodeCounters {
   readonly devices: Batch['counters']['devices'];
 }
 
-/** `http://h:p` to `http://h:p/v1/metrics`; a URL with a path is taken as it is. */
-export function otlpMetricsUrl(url: string): string {
-  const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`--otlp ${url}: expected an http:// or https:// URL`);
-  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/metrics';
-  return u.toString();
-}
-
 /** Metrics of the collector, for `/metrics` and OTLP. */
 export class CollectorTelemetry {
   readonly #o: CollectorTelemetryOptions;
@@ -133,7 +124,7 @@ export class CollectorTelemetry {
 
   constructor(options: CollectorTelemetryOptions) {
     this.#o = options;
-    this.#producer = new SnapshotProducer(() => this.#snapshot());
+    this.#producer = new SnapshotProducer(() => this.#snapshot(), SCOPE);
     // withoutTargetInfo: target_info would publish the resource (host name, and with the
     // default detectors the machine id and command line) to anyone who can scrape.
     this.#prometheus = new PrometheusReader({ preventServerStart: true, withoutTargetInfo: true, metricProducers: [this.#producer] });
@@ -277,101 +268,5 @@ export class CollectorTelemetry {
     }
     points.push({ name: METRIC_STROOM_COLLECTOR_JOBS_OMITTED, value: running.length - kept.length, attributes: {} });
     return points;
-  }
-}
-
-/**
- * Builds metric data from a fresh snapshot at every collection, so a series that is no longer
- * in the snapshot is no longer exported. Counter start times are kept per series (and reset
- * when a counter goes down), as OTLP consumers expect of cumulative sums.
- */
-class SnapshotProducer implements MetricProducer {
-  readonly #read: () => MetricPoint[];
-  readonly #starts = new Map<string, { start: HrTime; last: number }>();
-
-  constructor(read: () => MetricPoint[]) {
-    this.#read = read;
-  }
-
-  async collect(): Promise<CollectionResult> {
-    const now = hrNow();
-    const byName = new Map<MetricName, MetricPoint[]>();
-    for (const p of this.#read()) {
-      const list = byName.get(p.name);
-      if (list === undefined) byName.set(p.name, [p]);
-      else list.push(p);
-    }
-    const seen = new Set<string>();
-    const metrics: MetricData[] = [];
-    for (const [name, points] of byName) {
-      const info = METRICS[name];
-      const descriptor = { name, unit: info.unit, description: info.description, valueType: ValueType.DOUBLE };
-      if (info.instrument === 'gauge') {
-        metrics.push({ descriptor, aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE, dataPointType: sdk.DataPointType.GAUGE, dataPoints: points.map((p) => ({ startTime: now, endTime: now, attributes: p.attributes, value: p.value })) });
-        continue;
-      }
-      if (info.instrument === 'histogram') continue;
-      const dataPoints = points.map((p) => {
-        const key = `${name}\u0000${seriesKey(p.attributes)}`;
-        seen.add(key);
-        let s = this.#starts.get(key);
-        if (s === undefined || p.value < s.last) s = { start: now, last: p.value };
-        s.last = p.value;
-        this.#starts.set(key, s);
-        return { startTime: s.start, endTime: now, attributes: p.attributes, value: p.value };
-      });
-      metrics.push({ descriptor, aggregationTemporality: sdk.AggregationTemporality.CUMULATIVE, dataPointType: sdk.DataPointType.SUM, isMonotonic: info.instrument === 'counter', dataPoints });
-    }
-    for (const key of this.#starts.keys()) if (!seen.has(key)) this.#starts.delete(key);
-    const resourceMetrics = { resource: resourceFromAttributes({}), scopeMetrics: [{ scope: SCOPE, metrics }] } satisfies ResourceMetrics;
-    return { resourceMetrics, errors: [] };
-  }
-}
-
-function seriesKey(attributes: Readonly<Record<string, string>>): string {
-  return Object.keys(attributes).sort().map((k) => `${k}=${attributes[k] ?? ''}`).join('\u0001');
-}
-
-function hrNow(): HrTime {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
-}
-
-/** A push exporter that logs the first failure of a run of failures (the SDK's own errors go to a silent diag). */
-class LoggingExporter implements PushMetricExporter {
-  readonly #inner: PushMetricExporter;
-  readonly #log: Logger;
-  readonly #url: string;
-  #failing = false;
-
-  constructor(inner: PushMetricExporter, log: Logger, url: string) {
-    this.#inner = inner;
-    this.#log = log;
-    this.#url = url;
-  }
-
-  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.#inner.export(metrics, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS && !this.#failing) {
-        this.#failing = true;
-        this.#log.warn({ url: this.#url, err: result.error?.message }, 'OTLP metrics push failed (logged once until it works again)');
-      } else if (result.code === ExportResultCode.SUCCESS && this.#failing) {
-        this.#failing = false;
-        this.#log.info({ url: this.#url }, 'OTLP metrics push works again');
-      }
-      done(result);
-    });
-  }
-
-  async forceFlush(): Promise<void> {
-    await this.#inner.forceFlush();
-  }
-
-  async shutdown(): Promise<void> {
-    await this.#inner.shutdown();
-  }
-
-  selectAggregationTemporality(kind: InstrumentType): AggregationTemporality {
-    return this.#inner.selectAggregationTemporality?.(kind) ?? sdk.AggregationTemporality.CUMULATIVE;
   }
 }
