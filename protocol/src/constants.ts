@@ -20,3 +20,10 @@ export const CLOSE_GOING_AWAY = 1001;
 
 /** Largest frame either side accepts, in bytes. A 64-GPU batch with 60 samples is ~200 KiB. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A GPU allocated to a job whose utilisation is below this ratio counts as allocated but idle
+ * (dashboard marks, idle GPU-hours in job figures and reports): 5 % is what an interactive
+ * session or a job stuck waiting on data shows, while real work keeps it well above.
+ */
+export const IDLE_GPU_UTIL_RATIO = 0.05;

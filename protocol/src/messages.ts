@@ -257,17 +257,72 @@ export const LiveJobSchema = z.object({
 });
 export type LiveJob = z.infer<typeof LiveJobSchema>;
 
-/** Collector -> dashboard: the whole-cluster picture, at most once a second. */
+/** Energy, facility energy, CO2e and cost of the whole cluster since `fromTs` (today, this month). */
+export const LivePeriodSchema = z.object({
+  /** Start of the period (local midnight, first of the month) in ms. */
+  fromTs: tsMs,
+  /** IT energy: measured plus modelled base power, J. */
+  energyJ: z.number(),
+  /** Facility energy (IT energy x PUE, J), operational CO2e (g) and cost; null when a factor has no value for some hour. */
+  footprint: z.object({
+    facilityEnergyJ: z.number(),
+    co2eG: z.object({ location: z.number(), market: z.number() }),
+    costEur: z.number(),
+  }).nullable(),
+  /** Why `footprint` is null. */
+  note: z.string().optional(),
+});
+export type LivePeriod = z.infer<typeof LivePeriodSchema>;
+
+/** A footprint factor in force now (`pue`, `gridIntensityLocation`, ...), with where it comes from. */
+export const LiveFactorSchema = z.object({
+  name: z.string(),
+  unit: z.string(),
+  value: z.number(),
+  source: z.string(),
+  quality: z.string(),
+});
+export type LiveFactor = z.infer<typeof LiveFactorSchema>;
+
+/** A node whose agent or one of whose sources is not reporting. */
+export const LiveProblemSchema = z.object({
+  node: name,
+  /** False when the agent sent nothing for 3 report intervals. */
+  agentUp: z.boolean(),
+  lastSeenTs: tsMs,
+  /** Sources that are disabled (said at agent start) or failing (their errors or timeouts grew in the last batch). */
+  sources: z.array(z.object({ name: z.string(), state: z.enum(['disabled', 'failing']), reason: z.string() })),
+});
+export type LiveProblem = z.infer<typeof LiveProblemSchema>;
+
+/**
+ * Collector -> dashboard: the whole-cluster picture, at most once a second. A `full` message
+ * (the first after subscribing, or after a client fell behind) carries every node in `grid`;
+ * the others carry only the nodes that changed since the previous tick, to be merged by name.
+ * `jobs` (highest power first, at most 500) and `problems` are always complete.
+ */
 export const LiveClusterSchema = z.object({
   v,
   type: z.literal('cluster'),
+  /** Tick number of this topic; a gap means the client missed a delta and should resubscribe. */
+  seq: z.number().int().nonnegative(),
+  full: z.boolean(),
   ts: tsMs,
   nodes: z.number().int().nonnegative(),
   gpus: z.number().int().nonnegative(),
   powerW: z.number(),
+  /** The part of `powerW` that is modelled base power, W. */
+  modelledPowerW: z.number(),
   energyJ: z.number(),
   energyTodayJ: z.number(),
   jobsRunning: z.number().int().nonnegative(),
+  today: LivePeriodSchema,
+  month: LivePeriodSchema,
+  /** The site's grid-connection cap, W; null when not configured. */
+  gridCapW: z.number().positive().nullable(),
+  /** PUE, carbon intensities and price in force this hour. */
+  factors: z.array(LiveFactorSchema),
+  problems: z.array(LiveProblemSchema),
   grid: z.array(LiveNodeSchema),
   jobs: z.array(LiveJobSchema),
 });
@@ -283,11 +338,64 @@ export const LiveHistorySchema = z.object({
 });
 export type LiveHistory = z.infer<typeof LiveHistorySchema>;
 
+/** One GPU of a job on one node, live. */
+export const LiveJobGpuSchema = z.object({
+  node: name,
+  index: z.number().int().nonnegative(),
+  powerW: z.number().nullable(),
+  utilRatio: z.number().nullable(),
+});
+export type LiveJobGpu = z.infer<typeof LiveJobGpuSchema>;
+
+/**
+ * Collector -> dashboard on `job/<id>`, at most once a second: the job's power now, per node
+ * and per GPU, and its energy so far. Small, so every message is complete (`full` is true).
+ */
+export const LiveJobTopicSchema = z.object({
+  v,
+  type: z.literal('job'),
+  topic: TopicSchema,
+  seq: z.number().int().nonnegative(),
+  full: z.boolean(),
+  ts: tsMs,
+  id: name,
+  /** `running` while a node that is up holds it, else what the books say; `unknown` if never seen. */
+  state: z.enum(['running', 'completed', 'unknown']),
+  user: z.string(),
+  account: z.string(),
+  startTs: tsMs.nullable(),
+  endTs: tsMs.nullable(),
+  /** Power now including modelled base power, W; null when not running. */
+  powerW: z.number().nullable(),
+  nodes: z.array(z.object({ name, powerW: z.number().nullable(), lastSeenTs: tsMs })),
+  gpus: z.array(LiveJobGpuSchema),
+  /** Energy so far, J (gpu + cpu + modelled other). */
+  energyJ: z.object({ total: z.number(), gpu: z.number(), cpu: z.number(), other: z.number() }),
+});
+export type LiveJobTopic = z.infer<typeof LiveJobTopicSchema>;
+
+/** Collector -> dashboard on `node/<name>`, at most once a second; always complete. */
+export const LiveNodeTopicSchema = z.object({
+  v,
+  type: z.literal('node'),
+  topic: TopicSchema,
+  seq: z.number().int().nonnegative(),
+  full: z.boolean(),
+  ts: tsMs,
+  /** Null when the node never said hello to this collector. */
+  node: LiveNodeSchema.nullable(),
+  cpuPowerW: z.number().nullable(),
+  cpuUtilRatio: z.number().nullable(),
+  problem: LiveProblemSchema.nullable(),
+  jobs: z.array(z.string()),
+});
+export type LiveNodeTopic = z.infer<typeof LiveNodeTopicSchema>;
+
 /** Collector -> dashboard when a request on `/ws/live` was refused. */
-export const LiveErrorSchema = z.object({ v, type: z.literal('error'), message: z.string() });
+export const LiveErrorSchema = z.object({ v, type: z.literal('error'), message: z.string(), topic: z.string().optional() });
 export type LiveError = z.infer<typeof LiveErrorSchema>;
 
-export const LiveMessageSchema = z.discriminatedUnion('type', [LiveClusterSchema, LiveHistorySchema, LiveErrorSchema]);
+export const LiveMessageSchema = z.discriminatedUnion('type', [LiveClusterSchema, LiveJobTopicSchema, LiveNodeTopicSchema, LiveHistorySchema, LiveErrorSchema]);
 export type LiveMessage = z.infer<typeof LiveMessageSchema>;
 
 /** `GET /api/v1/cluster`. */
@@ -321,6 +429,12 @@ export const JobSummarySchema = z.object({
   nodes: z.array(z.string()),
   gpus: z.number().int().nonnegative(),
   energyJ: z.object({ total: z.number(), gpu: z.number(), cpu: z.number(), other: z.number() }),
+  /** GPUs allocated × time, on all the job's nodes. */
+  gpuHours: z.number().nonnegative(),
+  /** Mean utilisation of the job's GPUs while they reported it, 0..1; null when they never did. */
+  meanGpuUtilRatio: ratio.nullable(),
+  /** Allocated GPU-hours with utilisation below IDLE_GPU_UTIL_RATIO (allocated but idle). */
+  idleGpuHours: z.number().nonnegative(),
 });
 export type JobSummary = z.infer<typeof JobSummarySchema>;
 

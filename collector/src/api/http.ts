@@ -66,6 +66,10 @@ export function jobSummary(job: JobRecord): JobSummary {
     nodes: job.nodes,
     gpus: job.gpus,
     energyJ: { total, gpu, cpu, other },
+    gpuHours: job.gpuSeconds / 3600,
+    // Rounding of summed floats can put a mean a hair outside 0..1.
+    meanGpuUtilRatio: job.gpuUse.utilKnownS > 0 ? Math.min(1, Math.max(0, job.gpuUse.utilS / job.gpuUse.utilKnownS)) : null,
+    idleGpuHours: job.gpuUse.idleS / 3600,
   };
 }
 

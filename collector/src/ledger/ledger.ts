@@ -5,7 +5,8 @@
  * went down starts a new baseline. Pure: the store persists the state it returns.
  */
 import type { Batch } from '@stroom/protocol';
-import type { BatchEffect, LedgerState, SplitMj } from '../store/store.js';
+import { IDLE_GPU_UTIL_RATIO } from '@stroom/protocol/wire';
+import type { BatchEffect, GpuUse, LedgerState, SplitMj } from '../store/store.js';
 
 /** Result of offering one batch to the ledger. */
 export type LedgerOutcome =
@@ -67,10 +68,12 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
   // GPU-seconds and modelled base power of the interval, by the job map the interval began
   // with (the previous batch's), as the agent charges measured energy.
   const gpuSeconds = new Map<string, number>();
+  let gpuUse = new Map<string, GpuUse>();
   const previousMap = Object.entries(state.counters).filter(([k]) => k.startsWith('m:')).map(([k, gpus]) => [k.slice(2), gpus] as const);
   const dtOk = dtMs > 0 && dtMs <= (model?.maxGapMs ?? Infinity);
   if (dtOk) {
     for (const [id, gpus] of previousMap) if (gpus > 0) gpuSeconds.set(id, (gpus * dtMs) / 1000);
+    gpuUse = gpuUseOf(batch, new Set(previousMap.filter(([, gpus]) => gpus > 0).map(([id]) => id)), dtMs);
     if (model !== undefined && model.basePowerW > 0) {
       const otherMj = Math.round(model.basePowerW * dtMs);
       nodeMj.otherMj = otherMj;
@@ -102,7 +105,43 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
     // The agent's job and idle counters carry the same glitch: drop the whole interval so
     // jobs + idle = node still holds, and continue from the new values.
     const none = { gpuMj: 0, cpuMj: 0, otherMj: 0 };
-    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), gpuSeconds, jobs: batch.jobs } };
+    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), gpuSeconds, gpuUse, jobs: batch.jobs } };
   }
-  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, gpuSeconds, jobs: batch.jobs } };
+  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, gpuSeconds, gpuUse, jobs: batch.jobs } };
+}
+
+/**
+ * How busy each job's GPUs were over the interval, from the utilisation the batch's samples
+ * carry. Only jobs that held GPUs when the interval began count (as for GPU-seconds), and
+ * their GPUs are read off the map the interval ends with: a job that ended within the interval
+ * has no GPUs there, so its last interval counts as not reported rather than guessed.
+ */
+function gpuUseOf(batch: Batch, holders: ReadonlySet<string>, dtMs: number): Map<string, GpuUse> {
+  const out = new Map<string, GpuUse>();
+  if (holders.size === 0) return out;
+  const sum = new Map<string, { util: number; n: number }>();
+  for (const sample of batch.samples) {
+    for (const g of sample.gpus) {
+      if (g.utilRatio === undefined) continue;
+      const s = sum.get(g.uuid) ?? { util: 0, n: 0 };
+      s.util += g.utilRatio;
+      s.n += 1;
+      sum.set(g.uuid, s);
+    }
+  }
+  const seconds = dtMs / 1000;
+  for (const job of batch.jobs) {
+    if (!holders.has(job.id)) continue;
+    const use: GpuUse = { utilS: 0, utilKnownS: 0, idleS: 0 };
+    for (const uuid of job.gpus) {
+      const s = sum.get(uuid);
+      if (s === undefined || s.n === 0) continue;
+      const util = s.util / s.n;
+      use.utilS += util * seconds;
+      use.utilKnownS += seconds;
+      if (util < IDLE_GPU_UTIL_RATIO) use.idleS += seconds;
+    }
+    if (use.utilKnownS > 0) out.set(job.id, use);
+  }
+  return out;
 }

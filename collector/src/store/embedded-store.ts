@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
+const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
 /** Resolution of the stored energy series, ms: charts ask for this or coarser steps. */
 export const SERIES_BUCKET_MS = 10_000;
 /** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -31,12 +32,15 @@ CREATE TABLE IF NOT EXISTS job_nodes (
   running INTEGER NOT NULL, end_ts INTEGER,
   gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0,
   other_mj INTEGER NOT NULL DEFAULT 0, gpu_s REAL NOT NULL DEFAULT 0,
+  util_s REAL NOT NULL DEFAULT 0, util_known_s REAL NOT NULL DEFAULT 0, idle_gpu_s REAL NOT NULL DEFAULT 0,
+  gpu_uuids TEXT,
   PRIMARY KEY (job_id, node)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_hours (
   job_id TEXT NOT NULL, node TEXT NOT NULL, hour_ts INTEGER NOT NULL,
   gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0, other_mj INTEGER NOT NULL DEFAULT 0,
   gpu_s REAL NOT NULL DEFAULT 0,
+  util_s REAL NOT NULL DEFAULT 0, util_known_s REAL NOT NULL DEFAULT 0, idle_gpu_s REAL NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, node, hour_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_nodes_running ON job_nodes (node, running);
@@ -75,6 +79,10 @@ interface JobRow {
   gpu_mj: number | null;
   cpu_mj: number | null;
   other_mj: number | null;
+  gpu_s: number | null;
+  util_s: number | null;
+  util_known_s: number | null;
+  idle_gpu_s: number | null;
 }
 
 const JOB_SELECT = `
@@ -83,7 +91,11 @@ SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.sta
   (SELECT sum(gpus) FROM job_nodes WHERE job_id = j.id) AS gpus,
   (SELECT sum(gpu_mj) FROM job_nodes WHERE job_id = j.id) AS gpu_mj,
   (SELECT sum(cpu_mj) FROM job_nodes WHERE job_id = j.id) AS cpu_mj,
-  (SELECT sum(other_mj) FROM job_nodes WHERE job_id = j.id) AS other_mj
+  (SELECT sum(other_mj) FROM job_nodes WHERE job_id = j.id) AS other_mj,
+  (SELECT sum(gpu_s) FROM job_nodes WHERE job_id = j.id) AS gpu_s,
+  (SELECT sum(util_s) FROM job_nodes WHERE job_id = j.id) AS util_s,
+  (SELECT sum(util_known_s) FROM job_nodes WHERE job_id = j.id) AS util_known_s,
+  (SELECT sum(idle_gpu_s) FROM job_nodes WHERE job_id = j.id) AS idle_gpu_s
 FROM jobs j`;
 
 function toJob(row: JobRow): JobRecord {
@@ -99,6 +111,8 @@ function toJob(row: JobRow): JobRecord {
     nodes: row.nodes === null ? [] : row.nodes.split('\u001f'),
     gpus: row.gpus ?? 0,
     energyMj: { gpuMj: row.gpu_mj ?? 0, cpuMj: row.cpu_mj ?? 0, otherMj: row.other_mj ?? 0 },
+    gpuSeconds: row.gpu_s ?? 0,
+    gpuUse: { utilS: row.util_s ?? 0, utilKnownS: row.util_known_s ?? 0, idleS: row.idle_gpu_s ?? 0 },
   };
 }
 
@@ -137,17 +151,19 @@ export class EmbeddedStore implements Store {
         AND EXISTS (SELECT 1 FROM job_nodes WHERE job_id = jobs.id AND running = 1)`),
       jobPlaceholder: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, '', '', NULL, NULL, ?, ?, 'completed') ON CONFLICT (id) DO NOTHING`),
       // A batch older than the job's end notice on that node must not bring the job back.
-      jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, running, end_ts) VALUES (?, ?, ?, 1, NULL)
-        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, running = 1, end_ts = NULL
+      jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, gpu_uuids, running, end_ts) VALUES (?, ?, ?, ?, 1, NULL)
+        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, gpu_uuids = excluded.gpu_uuids, running = 1, end_ts = NULL
         WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL OR job_nodes.end_ts < ?`),
-      jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj, other_mj, gpu_s) VALUES (?, ?, 0, ?, ?, ?, ?, ?)
+      jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,
-        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s`),
-      jobHour: db.prepare(`INSERT INTO job_hours (job_id, node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s) VALUES (?, ?, ?, ?, ?, ?, ?)
+        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s, util_s = util_s + excluded.util_s,
+        util_known_s = util_known_s + excluded.util_known_s, idle_gpu_s = idle_gpu_s + excluded.idle_gpu_s`),
+      jobHour: db.prepare(`INSERT INTO job_hours (job_id, node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (job_id, node, hour_ts) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,
-        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s`),
-      jobHoursGet: db.prepare<[string], { node: string; hour_ts: number; gpu_mj: number; cpu_mj: number; other_mj: number; gpu_s: number }>(
-        'SELECT node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s FROM job_hours WHERE job_id = ? ORDER BY hour_ts, node'),
+        other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s, util_s = util_s + excluded.util_s,
+        util_known_s = util_known_s + excluded.util_known_s, idle_gpu_s = idle_gpu_s + excluded.idle_gpu_s`),
+      jobHoursGet: db.prepare<[string], { node: string; hour_ts: number; gpu_mj: number; cpu_mj: number; other_mj: number; gpu_s: number; util_s: number; util_known_s: number; idle_gpu_s: number }>(
+        'SELECT node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s FROM job_hours WHERE job_id = ? ORDER BY hour_ts, node'),
       runningOnNode: db.prepare<[string], { job_id: string }>('SELECT job_id FROM job_nodes WHERE node = ? AND running = 1'),
       jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ? AND running = 1'),
       jobOnNode: db.prepare<[string, string], { running: number }>('SELECT running FROM job_nodes WHERE job_id = ? AND node = ?'),
@@ -177,7 +193,7 @@ export class EmbeddedStore implements Store {
     };
   }
 
-  /** Bring a data directory from an earlier version up to this schema (user_version 2). */
+  /** Bring a data directory from an earlier version up to this schema (user_version 3). */
   #migrate(): void {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
     if (version >= SCHEMA_VERSION) return;
@@ -190,6 +206,14 @@ export class EmbeddedStore implements Store {
         ['job_nodes', 'gpu_s', 'REAL NOT NULL DEFAULT 0'],
         ['node_hours', 'other_mj', 'INTEGER NOT NULL DEFAULT 0'],
         ['node_hours', 'idle_other_mj', 'INTEGER NOT NULL DEFAULT 0'],
+        // Version 2 had no GPU utilisation figures and no GPU list per job and node.
+        ['job_nodes', 'util_s', 'REAL NOT NULL DEFAULT 0'],
+        ['job_nodes', 'util_known_s', 'REAL NOT NULL DEFAULT 0'],
+        ['job_nodes', 'idle_gpu_s', 'REAL NOT NULL DEFAULT 0'],
+        ['job_nodes', 'gpu_uuids', 'TEXT'],
+        ['job_hours', 'util_s', 'REAL NOT NULL DEFAULT 0'],
+        ['job_hours', 'util_known_s', 'REAL NOT NULL DEFAULT 0'],
+        ['job_hours', 'idle_gpu_s', 'REAL NOT NULL DEFAULT 0'],
       ] as const) {
         if (hasTable(table) && !hasColumn(table, column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
       }
@@ -222,7 +246,7 @@ export class EmbeddedStore implements Store {
   #apply(e: BatchEffect, maps: Map<string, string>, jobs: Set<string>): void {
     const s = this.#stmt;
     s.ledgerPut.run(e.node, e.ledger.epoch, e.ledger.lastSeq, e.ledger.lastTs, JSON.stringify(e.ledger.counters));
-    const sig = e.jobs.map((j) => `${j.id}\u0001${j.gpus.length}\u0001${j.user}\u0001${j.account}`).sort().join('\u0002');
+    const sig = e.jobs.map((j) => `${j.id}\u0001${j.gpus.join(',')}\u0001${j.user}\u0001${j.account}`).sort().join('\u0002');
     if (sig !== (maps.get(e.node) ?? this.#nodeMaps.get(e.node))) {
       maps.set(e.node, sig);
       const onMap = new Set<string>();
@@ -230,7 +254,7 @@ export class EmbeddedStore implements Store {
         onMap.add(job.id);
         jobs.add(job.id);
         s.jobUpsert.run(job.id, job.user, job.account, job.name ?? null, job.partition ?? null, job.startTs);
-        s.jobNodeRunning.run(job.id, e.node, job.gpus.length, e.ts);
+        s.jobNodeRunning.run(job.id, e.node, job.gpus.length, job.gpus.join(','), e.ts);
         s.jobRevive.run(job.id);
       }
       for (const { job_id } of s.runningOnNode.all(e.node)) {
@@ -248,6 +272,7 @@ export class EmbeddedStore implements Store {
     for (const id of jobIds) {
       const mj = e.jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
       const gpuS = e.gpuSeconds.get(id) ?? 0;
+      const use = e.gpuUse.get(id) ?? NO_USE;
       jobsMj += mj.gpuMj + mj.cpuMj + mj.otherMj;
       // Energy for a job this collector never saw on a map (its map was lost): keep the
       // energy, and make the job visible rather than dropping it.
@@ -255,8 +280,8 @@ export class EmbeddedStore implements Store {
         s.jobPlaceholder.run(id, e.ts, e.ts);
         jobs.add(id);
       }
-      s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
-      s.jobHour.run(id, e.node, hourTs, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS);
+      s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS, use.utilS, use.utilKnownS, use.idleS);
+      s.jobHour.run(id, e.node, hourTs, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS, use.utilS, use.utilKnownS, use.idleS);
       const jobMj = mj.gpuMj + mj.cpuMj + mj.otherMj;
       if (jobMj > 0) s.jobSeries.run(id, e.node, bucketTs, jobMj);
     }
@@ -302,6 +327,7 @@ export class EmbeddedStore implements Store {
       hourTs: r.hour_ts,
       energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
       gpuSeconds: r.gpu_s,
+      gpuUse: { utilS: r.util_s, utilKnownS: r.util_known_s, idleS: r.idle_gpu_s },
     }));
   }
 

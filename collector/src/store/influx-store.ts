@@ -46,8 +46,10 @@
  * rows at time 0 unless said otherwise:
  *   ledger    tags node, epoch   fields last_seq, last_ts, counters (JSON), counters_parts
  *   job       tags job           fields user, account, name, partition, start_ts, end_ts (-1: none), state
- *   job_node  tags job, node     fields gpus, running, end_ts (-1: none), gpu_mj, cpu_mj, other_mj, gpu_s
- *   job_hour  tags job, node     fields gpu_mj, cpu_mj, other_mj, gpu_s            time: UTC hour start
+ *   job_node  tags job, node     fields gpus, running, end_ts (-1: none), gpu_mj, cpu_mj, other_mj, gpu_s,
+ *                                util_s, util_known_s, idle_gpu_s, gpu_uuids (comma-separated)
+ *   job_hour  tags job, node     fields gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s,
+ *                                idle_gpu_s                                     time: UTC hour start
  *   node_hour tags node          fields device_gpu_mj, device_cpu_mj, other_mj, idle_gpu_mj,
  *                                idle_cpu_mj, idle_other_mj, jobs_mj                time: UTC hour start
  *   node      tags node          fields hello (JSON), hello_parts, ts
@@ -121,12 +123,22 @@ export interface InfluxStoreStats {
   droppedPoints: number;
 }
 
+function addUse(to: { utilS: number; utilKnownS: number; idleS: number }, use: { readonly utilS: number; readonly utilKnownS: number; readonly idleS: number }): void {
+  to.utilS += use.utilS;
+  to.utilKnownS += use.utilKnownS;
+  to.idleS += use.idleS;
+}
+
 interface LedgerRow { readonly node: string; readonly epoch: string; lastSeq: number; lastTs: number; counters: string }
 interface JobNodeRow {
   readonly job: string; readonly node: string; gpus: number; running: boolean; endTs: number | null;
   gpuMj: number; cpuMj: number; otherMj: number; gpuS: number;
+  utilS: number; utilKnownS: number; idleS: number; gpuUuids: string;
 }
-interface JobHourRow { readonly job: string; readonly node: string; readonly hourTs: number; gpuMj: number; cpuMj: number; otherMj: number; gpuS: number }
+interface JobHourRow {
+  readonly job: string; readonly node: string; readonly hourTs: number; gpuMj: number; cpuMj: number; otherMj: number; gpuS: number;
+  utilS: number; utilKnownS: number; idleS: number;
+}
 interface SeriesRow { readonly job: JobRow; readonly node: string; readonly bucketTs: number; energyMj: number }
 interface JobRow {
   readonly id: string; user: string; account: string; name: string | null; partition: string | null;
@@ -269,13 +281,16 @@ export class InfluxStore implements Store {
       jobNode: kind<JobNodeRow>((r) => ({
         measurement: 'job_node',
         tags: { job: r.job, node: r.node },
-        fields: { gpus: r.gpus, running: r.running, end_ts: r.endTs ?? -1, gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS },
+        fields: {
+          gpus: r.gpus, running: r.running, end_ts: r.endTs ?? -1, gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS,
+          util_s: r.utilS, util_known_s: r.utilKnownS, idle_gpu_s: r.idleS, gpu_uuids: r.gpuUuids,
+        },
         timestamp: KEY_TIME,
       })),
       jobHour: kind<JobHourRow>((r) => ({
         measurement: 'job_hour',
         tags: { job: r.job, node: r.node },
-        fields: { gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS },
+        fields: { gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS, util_s: r.utilS, util_known_s: r.utilKnownS, idle_gpu_s: r.idleS },
         timestamp: r.hourTs,
       })),
       nodeHour: kind<NodeHourRow>((r) => ({
@@ -381,12 +396,16 @@ export class InfluxStore implements Store {
       const row: JobNodeRow = {
         job: String(r.job), node: String(r.node), gpus: num(r.gpus), running: r.running === true, endTs: tsOrNull(r.end_ts),
         gpuMj: num(r.gpu_mj), cpuMj: num(r.cpu_mj), otherMj: num(r.other_mj), gpuS: num(r.gpu_s),
+        utilS: num(r.util_s), utilKnownS: num(r.util_known_s), idleS: num(r.idle_gpu_s), gpuUuids: typeof r.gpu_uuids === 'string' ? r.gpu_uuids : '',
       };
       jobOf(row.job).nodes.set(row.node, row);
       if (row.running) this.#markRunning(row.node, row.job);
     }
     for (const r of jobHours) {
-      const row: JobHourRow = { job: String(r.job), node: String(r.node), hourTs: r.time.getTime(), gpuMj: num(r.gpu_mj), cpuMj: num(r.cpu_mj), otherMj: num(r.other_mj), gpuS: num(r.gpu_s) };
+      const row: JobHourRow = {
+        job: String(r.job), node: String(r.node), hourTs: r.time.getTime(), gpuMj: num(r.gpu_mj), cpuMj: num(r.cpu_mj), otherMj: num(r.other_mj), gpuS: num(r.gpu_s),
+        utilS: num(r.util_s), utilKnownS: num(r.util_known_s), idleS: num(r.idle_gpu_s),
+      };
       jobOf(row.job).hours.set(row.node + SEP + row.hourTs, row);
     }
     for (const r of nodeHours) {
@@ -511,14 +530,16 @@ export class InfluxStore implements Store {
       }
       const jn = job.nodes.get(e.node);
       if (jn === undefined) {
-        const row: JobNodeRow = { job: a.id, node: e.node, gpus: a.gpus.length, running: true, endTs: null, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0 };
+        const row: JobNodeRow = { job: a.id, node: e.node, gpus: a.gpus.length, running: true, endTs: null, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: a.gpus.join(',') };
         job.nodes.set(e.node, row);
         this.#markRunning(e.node, a.id);
         k.jobNode.dirty.add(row);
       } else if (jn.running || jn.endTs === null || jn.endTs < e.ts) {
         // A batch older than the job's end notice on that node must not bring the job back.
-        if (!jn.running || jn.endTs !== null || jn.gpus !== a.gpus.length) {
+        const uuids = a.gpus.join(',');
+        if (!jn.running || jn.endTs !== null || jn.gpus !== a.gpus.length || jn.gpuUuids !== uuids) {
           jn.gpus = a.gpus.length;
+          jn.gpuUuids = uuids;
           jn.running = true;
           jn.endTs = null;
           this.#markRunning(e.node, a.id);
@@ -540,6 +561,7 @@ export class InfluxStore implements Store {
     for (const id of ids) {
       const mj = e.jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
       const gpuS = e.gpuSeconds.get(id) ?? 0;
+      const use = e.gpuUse.get(id);
       const jobMj = mj.gpuMj + mj.cpuMj + mj.otherMj;
       jobsMj += jobMj;
       let job = this.#jobs.get(id);
@@ -552,21 +574,23 @@ export class InfluxStore implements Store {
       }
       let jn = job.nodes.get(e.node);
       if (jn === undefined) {
-        jn = { job: id, node: e.node, gpus: 0, running: false, endTs: e.ts, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0 };
+        jn = { job: id, node: e.node, gpus: 0, running: false, endTs: e.ts, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: '' };
         job.nodes.set(e.node, jn);
       }
       jn.gpuMj += mj.gpuMj;
       jn.cpuMj += mj.cpuMj;
       jn.otherMj += mj.otherMj;
       jn.gpuS += gpuS;
+      if (use !== undefined) addUse(jn, use);
       k.jobNode.dirty.add(jn);
       const hkey = e.node + SEP + hourTs;
       let hour = job.hours.get(hkey);
-      if (hour === undefined) job.hours.set(hkey, (hour = { job: id, node: e.node, hourTs, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0 }));
+      if (hour === undefined) job.hours.set(hkey, (hour = { job: id, node: e.node, hourTs, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0 }));
       hour.gpuMj += mj.gpuMj;
       hour.cpuMj += mj.cpuMj;
       hour.otherMj += mj.otherMj;
       hour.gpuS += gpuS;
+      if (use !== undefined) addUse(hour, use);
       k.jobHour.dirty.add(hour);
       if (jobMj > 0) {
         this.#queueRaw({ measurement: 'job_series', tags: { job: id, node: e.node }, fields: { energy_mj: jobMj }, timestamp: e.ts });
@@ -679,15 +703,19 @@ export class InfluxStore implements Store {
     let gpuMj = 0;
     let cpuMj = 0;
     let otherMj = 0;
+    let gpuSeconds = 0;
+    const gpuUse = { utilS: 0, utilKnownS: 0, idleS: 0 };
     for (const r of job.nodes.values()) {
       gpus += r.gpus;
       gpuMj += r.gpuMj;
       cpuMj += r.cpuMj;
       otherMj += r.otherMj;
+      gpuSeconds += r.gpuS;
+      addUse(gpuUse, r);
     }
     return {
       id: job.id, user: job.user, account: job.account, name: job.name, partition: job.partition, state: job.state,
-      startTs: job.startTs, endTs: job.endTs, nodes, gpus, energyMj: { gpuMj, cpuMj, otherMj },
+      startTs: job.startTs, endTs: job.endTs, nodes, gpus, energyMj: { gpuMj, cpuMj, otherMj }, gpuSeconds, gpuUse,
     };
   }
 
@@ -768,7 +796,10 @@ export class InfluxStore implements Store {
     if (job === undefined) return [];
     return [...job.hours.values()]
       .sort((a, b) => a.hourTs - b.hourTs || compareCodePoints(a.node, b.node))
-      .map((h) => ({ node: h.node, hourTs: h.hourTs, energyMj: { gpuMj: h.gpuMj, cpuMj: h.cpuMj, otherMj: h.otherMj }, gpuSeconds: h.gpuS }));
+      .map((h) => ({
+        node: h.node, hourTs: h.hourTs, energyMj: { gpuMj: h.gpuMj, cpuMj: h.cpuMj, otherMj: h.otherMj }, gpuSeconds: h.gpuS,
+        gpuUse: { utilS: h.utilS, utilKnownS: h.utilKnownS, idleS: h.idleS },
+      }));
   }
 
   jobs(query: JobQuery): JobRecord[] {

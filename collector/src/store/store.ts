@@ -32,8 +32,24 @@ export interface BatchEffect {
   readonly jobsMj: ReadonlyMap<string, SplitMj>;
   /** GPU-seconds each job held on this node in this batch's interval (for embodied carbon). */
   readonly gpuSeconds: ReadonlyMap<string, number>;
+  /** How busy each job's GPUs were in this interval (only jobs whose GPUs reported utilisation). */
+  readonly gpuUse: ReadonlyMap<string, GpuUse>;
   /** The node's job map at `ts`; jobs on the node before and missing now have ended there. */
   readonly jobs: readonly JobAllocation[];
+}
+
+/**
+ * A job's GPU utilisation over some time, in GPU-seconds. Mean utilisation is
+ * `utilS / utilKnownS`; `idleS` is allocated GPU time with utilisation below
+ * IDLE_GPU_UTIL_RATIO (allocated but idle). GPUs that report no utilisation count in none.
+ */
+export interface GpuUse {
+  /** Σ utilisation ratio × seconds over the job's GPUs. */
+  utilS: number;
+  /** GPU-seconds for which utilisation was reported. */
+  utilKnownS: number;
+  /** GPU-seconds allocated to the job with utilisation below the idle threshold. */
+  idleS: number;
 }
 
 /** A job's row, with its energy so far. */
@@ -49,6 +65,9 @@ export interface JobRecord {
   readonly nodes: string[];
   readonly gpus: number;
   readonly energyMj: SplitMj;
+  /** GPU-seconds held on all its nodes (allocation × time). */
+  readonly gpuSeconds: number;
+  readonly gpuUse: GpuUse;
 }
 
 /** Filter of a job listing; `after` continues a listing after that job (keyset pagination). */
@@ -86,6 +105,7 @@ export interface JobHour {
   readonly hourTs: number;
   readonly energyMj: SplitMj;
   readonly gpuSeconds: number;
+  readonly gpuUse: GpuUse;
 }
 
 /** The collector's storage. */

@@ -87,4 +87,31 @@ describe('ledger', () => {
     const c = applyBatch(b.effect.ledger, { ...two(3, []), ts: 10_000 }, undefined, model);
     expect(c.kind === 'counted' && c.effect.nodeMj.otherMj).toBe(0);
   });
+
+  it("measures each job's GPU utilisation and allocated-but-idle GPU-seconds over the interval", () => {
+    const jobs: Batch['jobs'] = [
+      { id: 'busy', user: 'u', account: 'a', startTs: 0, gpus: ['g0', 'g1'], cpuCores: 0 },
+      { id: 'stuck', user: 'u', account: 'a', startTs: 0, gpus: ['g2'], cpuCores: 0 },
+      { id: 'blind', user: 'u', account: 'a', startTs: 0, gpus: ['g3'], cpuCores: 0 },
+    ];
+    const gauges = (ts: number, util: [number, number, number]) => ({
+      ts, cpus: [], gpus: [{ uuid: 'g0', utilRatio: util[0] }, { uuid: 'g1', utilRatio: util[1] }, { uuid: 'g2', utilRatio: util[2] }, { uuid: 'g3', powerW: 80 }],
+    });
+    const first = applyBatch(emptyLedger('n1', 'e1'), { ...batch(1, 1000, 600, 400), jobs, samples: [gauges(1000, [1, 1, 0])] });
+    if (first.kind !== 'counted') throw new Error('counted expected');
+    // Nothing before the first batch of an epoch.
+    expect(first.effect.gpuUse).toEqual(new Map());
+    // Two samples in a 2 s interval: each GPU's mean over them counts for the whole interval.
+    const second = applyBatch(first.effect.ledger, { ...batch(2, 2000, 1200, 800), ts: 3000, jobs, samples: [gauges(2000, [0.9, 0.5, 0.04]), gauges(3000, [0.7, 0.5, 0.02])] });
+    if (second.kind !== 'counted') throw new Error('counted expected');
+    expect(second.effect.gpuSeconds).toEqual(new Map([['busy', 4], ['stuck', 2], ['blind', 2]]));
+    const busy = second.effect.gpuUse.get('busy');
+    expect(busy?.utilS).toBeCloseTo(0.8 * 2 + 0.5 * 2, 12);
+    expect(busy).toMatchObject({ utilKnownS: 4, idleS: 0 });
+    const stuck = second.effect.gpuUse.get('stuck');
+    expect(stuck?.utilS).toBeCloseTo(0.03 * 2, 12);
+    expect(stuck).toMatchObject({ utilKnownS: 2, idleS: 2 });
+    // A GPU that reports no utilisation counts in neither the mean nor idle time.
+    expect(second.effect.gpuUse.has('blind')).toBe(false);
+  });
 });

@@ -30,7 +30,7 @@ describe('EmbeddedStore (SQLite only)', () => {
 
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
 
     const again = new EmbeddedStore(dir);
@@ -64,15 +64,16 @@ describe('EmbeddedStore (SQLite only)', () => {
     expect(store.job('old')).toEqual({
       id: 'old', user: 'u1', account: 'A', name: null, partition: null, state: 'running',
       startTs: T0 - 60_000, endTs: null, nodes: ['n1'], gpus: 2, energyMj: { gpuMj: 5000, cpuMj: 500, otherMj: 0 },
+      gpuSeconds: 0, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 },
     });
     expect(store.nodeBalance(0, Number.MAX_SAFE_INTEGER)).toEqual([{ node: 'n1', deviceMj: 6600, otherMj: 0, jobsMj: 5500, idleMj: 1100 }]);
     // The old job is still on n1's map: new energy with modelled other energy lands on it.
     store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('old', ['g0', 'g1'], { user: 'u1', account: 'A', startTs: T0 - 60_000 })], jobsMj: { old: { gpuMj: 10, cpuMj: 1, otherMj: 3 } } })]);
     expect(store.job('old')?.energyMj).toEqual({ gpuMj: 5010, cpuMj: 501, otherMj: 3 });
-    expect(store.jobHours('old')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 10, cpuMj: 1, otherMj: 3 }, gpuSeconds: 0 }]);
+    expect(store.jobHours('old')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 10, cpuMj: 1, otherMj: 3 }, gpuSeconds: 0, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 } }]);
     store.close();
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
   });
 

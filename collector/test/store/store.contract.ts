@@ -6,7 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hello, JobAllocation } from '@stroom/protocol';
-import type { BatchEffect, JobRecord, SplitMj, Store } from '../../src/store/store.js';
+import type { BatchEffect, GpuUse, JobRecord, SplitMj, Store } from '../../src/store/store.js';
+
+const NO_USE: GpuUse = { utilS: 0, utilKnownS: 0, idleS: 0 };
 
 /** 2026-11-30 10:00:00 UTC, on an hour boundary. */
 export const T0 = Date.UTC(2026, 10, 30, 10, 0);
@@ -34,6 +36,7 @@ export interface EffectSpec {
   readonly jobs?: JobAllocation[];
   readonly jobsMj?: Record<string, Mj>;
   readonly gpuSeconds?: Record<string, number>;
+  readonly gpuUse?: Record<string, GpuUse>;
   readonly idleMj?: Mj;
   readonly counters?: Record<string, number>;
 }
@@ -52,6 +55,7 @@ export function effect(s: EffectSpec): BatchEffect {
     idleMj,
     jobsMj,
     gpuSeconds: new Map(Object.entries(s.gpuSeconds ?? {})),
+    gpuUse: new Map(Object.entries(s.gpuUse ?? {})),
     jobs: s.jobs ?? [],
   };
 }
@@ -130,25 +134,30 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
       it('sums energy (GPU, CPU, modelled other) and GPU-seconds per job, node and UTC hour', () => {
         const jobs = [alloc('1', ['GPU-0', 'GPU-1']), alloc('2', ['GPU-2'], { user: 'a.jansen', account: 'surf-vision' })];
         store.commit([
-          effect({ node: 'n1', ts: T0 + 1000, jobs, jobsMj: { 1: { gpuMj: 1000, cpuMj: 200, otherMj: 50 }, 2: { gpuMj: 500, cpuMj: 100, otherMj: 25 } }, gpuSeconds: { 1: 2, 2: 1 }, idleMj: { gpuMj: 100, cpuMj: 10, otherMj: 5 } }),
+          effect({
+            node: 'n1', ts: T0 + 1000, jobs, jobsMj: { 1: { gpuMj: 1000, cpuMj: 200, otherMj: 50 }, 2: { gpuMj: 500, cpuMj: 100, otherMj: 25 } }, gpuSeconds: { 1: 2, 2: 1 },
+            gpuUse: { 1: { utilS: 1.5, utilKnownS: 2, idleS: 0 }, 2: { utilS: 0.02, utilKnownS: 1, idleS: 1 } }, idleMj: { gpuMj: 100, cpuMj: 10, otherMj: 5 },
+          }),
           effect({ node: 'n1', ts: T0 + HOUR - 1, seq: 2, jobs, jobsMj: { 1: { gpuMj: 3000, cpuMj: 600, otherMj: 150 } }, gpuSeconds: { 1: 1.5, 2: 0.5 }, idleMj: { gpuMj: 50 } }),
         ]);
-        store.commit([effect({ node: 'n1', ts: T0 + HOUR, seq: 3, jobs, jobsMj: { 1: { gpuMj: 7, cpuMj: 3, otherMj: 1 } }, gpuSeconds: { 1: 0.25 } })]);
+        store.commit([effect({ node: 'n1', ts: T0 + HOUR, seq: 3, jobs, jobsMj: { 1: { gpuMj: 7, cpuMj: 3, otherMj: 1 } }, gpuSeconds: { 1: 0.25 }, gpuUse: { 1: { utilS: 0.125, utilKnownS: 0.25, idleS: 0.25 } } })]);
 
         expect(store.job('1')).toEqual({
           id: '1', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
           startTs: T0, endTs: null, nodes: ['n1'], gpus: 2, energyMj: { gpuMj: 4007, cpuMj: 803, otherMj: 201 },
+          gpuSeconds: 3.75, gpuUse: { utilS: 1.625, utilKnownS: 2.25, idleS: 0.25 },
         } satisfies JobRecord);
         expect(store.job('2')).toEqual({
           id: '2', user: 'a.jansen', account: 'surf-vision', name: null, partition: null, state: 'running',
           startTs: T0, endTs: null, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 500, cpuMj: 100, otherMj: 25 },
+          gpuSeconds: 1.5, gpuUse: { utilS: 0.02, utilKnownS: 1, idleS: 1 },
         } satisfies JobRecord);
         expect(store.jobHours('1')).toEqual([
-          { node: 'n1', hourTs: T0, energyMj: { gpuMj: 4000, cpuMj: 800, otherMj: 200 }, gpuSeconds: 3.5 },
-          { node: 'n1', hourTs: T0 + HOUR, energyMj: { gpuMj: 7, cpuMj: 3, otherMj: 1 }, gpuSeconds: 0.25 },
+          { node: 'n1', hourTs: T0, energyMj: { gpuMj: 4000, cpuMj: 800, otherMj: 200 }, gpuSeconds: 3.5, gpuUse: { utilS: 1.5, utilKnownS: 2, idleS: 0 } },
+          { node: 'n1', hourTs: T0 + HOUR, energyMj: { gpuMj: 7, cpuMj: 3, otherMj: 1 }, gpuSeconds: 0.25, gpuUse: { utilS: 0.125, utilKnownS: 0.25, idleS: 0.25 } },
         ]);
         // GPU-seconds without energy still count (a job that held GPUs but drew nothing measurable).
-        expect(store.jobHours('2')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 500, cpuMj: 100, otherMj: 25 }, gpuSeconds: 1.5 }]);
+        expect(store.jobHours('2')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 500, cpuMj: 100, otherMj: 25 }, gpuSeconds: 1.5, gpuUse: { utilS: 0.02, utilKnownS: 1, idleS: 1 } }]);
         expect(store.jobHours('nope')).toEqual([]);
 
         const hour10 = 1000 + 200 + 50 + 500 + 100 + 25 + 100 + 10 + 5 + 3000 + 600 + 150 + 50;
@@ -241,7 +250,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         ]);
         const running: JobRecord = {
           id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
-          startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 4, energyMj: { gpuMj: 3000, cpuMj: 0, otherMj: 0 },
+          startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 4, energyMj: { gpuMj: 3000, cpuMj: 0, otherMj: 0 }, gpuSeconds: 0, gpuUse: NO_USE,
         };
         expect(store.job('42')).toEqual(running);
         // Ends on n1 first: still running on n2.
@@ -263,7 +272,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         ]);
         expect(store.job('5')).toEqual({
           id: '5', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'completed',
-          startTs: T0, endTs: T0 + 3000, nodes: ['n1'], gpus: 2, energyMj: { gpuMj: 30, cpuMj: 0, otherMj: 0 },
+          startTs: T0, endTs: T0 + 3000, nodes: ['n1'], gpus: 2, energyMj: { gpuMj: 30, cpuMj: 0, otherMj: 0 }, gpuSeconds: 0, gpuUse: NO_USE,
         } satisfies JobRecord);
         expect(store.loadLedger('n1', 'e1')).toEqual({ node: 'n1', epoch: 'e1', lastSeq: 3, lastTs: T0 + 3000, counters: { 'i:gpu': 3 } });
       });
@@ -274,7 +283,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 2, jobs: [alloc('7', ['g0'])] })]);
         expect(store.job('7')).toEqual({
           id: '7', user: 'u.devries', account: 'surf-llm', name: 'train-llama', partition: 'gpu_h100', state: 'running',
-          startTs: T0 - 60_000, endTs: null, nodes: ['n1', 'n2'], gpus: 3, energyMj: Z,
+          startTs: T0 - 60_000, endTs: null, nodes: ['n1', 'n2'], gpus: 3, energyMj: Z, gpuSeconds: 0, gpuUse: NO_USE,
         } satisfies JobRecord);
       });
 
@@ -285,7 +294,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         ]);
         const running: JobRecord = {
           id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
-          startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 2, energyMj: { gpuMj: 30, cpuMj: 0, otherMj: 0 },
+          startTs: T0, endTs: null, nodes: ['n1', 'n2'], gpus: 2, energyMj: { gpuMj: 30, cpuMj: 0, otherMj: 0 }, gpuSeconds: 0, gpuUse: NO_USE,
         };
         expect(store.endJob('42', 'n1', T0 + 5000)).toBe(true);
         expect(store.job('42')).toEqual(running);
@@ -323,7 +332,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         store.commit([effect({ node: 'n1', ts: T0 + 5000, seq: 2, jobs: [alloc('42', ['g0'])], jobsMj: { 42: 50 } })]);
         const ended: JobRecord = {
           id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'completed',
-          startTs: T0, endTs: T0 + 10_000, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 150, cpuMj: 0, otherMj: 0 },
+          startTs: T0, endTs: T0 + 10_000, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 150, cpuMj: 0, otherMj: 0 }, gpuSeconds: 0, gpuUse: NO_USE,
         };
         expect(store.job('42')).toEqual(ended);
         expect(store.jobs({ state: 'running' })).toEqual([]);
@@ -338,7 +347,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         store.commit([effect({ node: 'n1', ts: T0 + 3000, seq: 3, jobs: [alloc('42', ['g0', 'g1'])] })]);
         expect(store.job('42')).toEqual({
           id: '42', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'running',
-          startTs: T0, endTs: null, nodes: ['n1'], gpus: 2, energyMj: Z,
+          startTs: T0, endTs: null, nodes: ['n1'], gpus: 2, energyMj: Z, gpuSeconds: 0, gpuUse: NO_USE,
         } satisfies JobRecord);
       });
 
@@ -346,11 +355,11 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         store.commit([effect({ node: 'n1', ts: T0 + 1000, jobsMj: { 77: { gpuMj: 900, cpuMj: 90, otherMj: 9 } }, gpuSeconds: { 77: 1 } })]);
         const placeholder: JobRecord = {
           id: '77', user: '', account: '', name: null, partition: null, state: 'completed',
-          startTs: T0 + 1000, endTs: T0 + 1000, nodes: ['n1'], gpus: 0, energyMj: { gpuMj: 900, cpuMj: 90, otherMj: 9 },
+          startTs: T0 + 1000, endTs: T0 + 1000, nodes: ['n1'], gpus: 0, energyMj: { gpuMj: 900, cpuMj: 90, otherMj: 9 }, gpuSeconds: 1, gpuUse: NO_USE,
         };
         expect(store.job('77')).toEqual(placeholder);
         expect(store.jobs({})).toEqual([placeholder]);
-        expect(store.jobHours('77')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 900, cpuMj: 90, otherMj: 9 }, gpuSeconds: 1 }]);
+        expect(store.jobHours('77')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 900, cpuMj: 90, otherMj: 9 }, gpuSeconds: 1, gpuUse: NO_USE }]);
         // A placeholder is not running anywhere: the notice is a repeat, not a 404.
         expect(store.endJob('77', 'n1', T0 + 1500)).toBe(true);
         expect(store.job('77')).toEqual(placeholder);
@@ -358,7 +367,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 2, jobs: [alloc('77', ['g0'], { startTs: T0 - 60_000, name: 'late-map', partition: 'gpu' })], jobsMj: { 77: 100 } })]);
         expect(store.job('77')).toEqual({
           id: '77', user: 'u.devries', account: 'surf-llm', name: 'late-map', partition: 'gpu', state: 'running',
-          startTs: T0 - 60_000, endTs: null, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 1000, cpuMj: 90, otherMj: 9 },
+          startTs: T0 - 60_000, endTs: null, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 1000, cpuMj: 90, otherMj: 9 }, gpuSeconds: 1, gpuUse: NO_USE,
         } satisfies JobRecord);
       });
     });
@@ -383,7 +392,7 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         expect(store.jobs({})).toEqual(['d', 'b', 'c', 'a'].map((id) => store.job(id)));
         expect(store.job('a')).toEqual({
           id: 'a', user: 'u1', account: 'A', name: null, partition: null, state: 'completed',
-          startTs: T0 - 3 * HOUR, endTs: T0 - 2 * HOUR, nodes: ['na'], gpus: 1, energyMj: Z,
+          startTs: T0 - 3 * HOUR, endTs: T0 - 2 * HOUR, nodes: ['na'], gpus: 1, energyMj: Z, gpuSeconds: 0, gpuUse: NO_USE,
         } satisfies JobRecord);
       });
 
