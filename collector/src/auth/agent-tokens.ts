@@ -9,8 +9,13 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-/** Which token each node must present. */
-export class AgentTokens {
+/** Anything that can say whether a token is a node's agent token. */
+export interface NodeTokenCheck {
+  check(node: string, token: string): boolean;
+}
+
+/** Which token each node must present (the JSON file of `--tokens`). */
+export class AgentTokens implements NodeTokenCheck {
   readonly #byNode = new Map<string, Buffer>();
 
   constructor(tokens: Iterable<readonly [string, string]> = []) {
