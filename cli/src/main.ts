@@ -5,6 +5,7 @@ import { AGENT_VERSION } from '@stroom/agent/config';
 import { agentCommand } from './commands/agent.js';
 import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
+import { jobCommand } from './commands/job.js';
 
 const program = new Command('stroom')
   .description('energy and telemetry for GPU supercomputers: per-job kWh, CO2e and cost, live')
@@ -12,7 +13,8 @@ const program = new Command('stroom')
   .showHelpAfterError()
   .addCommand(demoCommand())
   .addCommand(agentCommand())
-  .addCommand(collectorCommand());
+  .addCommand(collectorCommand())
+  .addCommand(jobCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,234 @@
+/**
+ * `stroom job <id>`: one job's energy, carbon, cost and GPU use, from the collector's
+ * `GET /api/v1/jobs/{id}`, for a user during or after the job. `--summary-line` prints the
+ * one-liner the Slurm epilog appends to the job's output file and AdminComment.
+ */
+import { Command, Option } from 'commander';
+import { JobDetailSchema, jToKwh } from '@stroom/protocol';
+import type { FactorUse, JobDetail } from '@stroom/protocol';
+import { intBetween } from '../options.js';
+
+/** Where the collector is when neither `--collector` nor `STROOM_COLLECTOR_URL` says. */
+export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
+
+/**
+ * What the job view reads. `meanGpuUtilRatio` and `idleGpuHours` are being added to JobDetail
+ * (issue 6); until every collector sends them they may be missing, and the view says "n/a".
+ */
+export type JobView = JobDetail & { meanGpuUtilRatio?: number | null; idleGpuHours?: number };
+
+interface JobCliOptions {
+  collector: string;
+  token?: string;
+  json: boolean;
+  summaryLine: boolean;
+  timeoutMs: number;
+}
+
+/** The `job` subcommand. */
+export function jobCommand(): Command {
+  return new Command('job')
+    .description("one job's energy (GPU, CPU, modelled other), CO2e, embodied carbon, cost and GPU use, during or after the job")
+    .argument('<id>', "the job's id (Slurm's job id, as squeue %A prints it)")
+    .addOption(new Option('--collector <url>', 'collector URL').env('STROOM_COLLECTOR_URL').default(DEFAULT_COLLECTOR_URL))
+    .addOption(new Option('--token <token>', 'bearer token for the collector API, where it asks for one').env('STROOM_TOKEN'))
+    .option('--json', 'print the collector\'s answer as JSON (the JobDetail schema)', false)
+    .option('--summary-line', 'print one line, for job output files and Slurm AdminComment', false)
+    .option('--timeout-ms <ms>', 'give up on the collector after this long', intBetween(100, 600_000), 10_000)
+    .action(async (id: string, o: JobCliOptions) => {
+      const job = await fetchJob(o.collector, id, o.token, o.timeoutMs);
+      if (o.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+      else if (o.summaryLine) process.stdout.write(summaryLine(job, Date.now()) + '\n');
+      else process.stdout.write(jobScreen(job, Date.now(), colours(process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined)));
+    });
+}
+
+/** Fetch and validate one job; every failure becomes an Error that says what to check. */
+export async function fetchJob(collectorUrl: string, id: string, token: string | undefined, timeoutMs: number): Promise<JobView> {
+  let base: URL;
+  try {
+    base = new URL(collectorUrl);
+  } catch {
+    throw new Error(`--collector: expected a URL such as ${DEFAULT_COLLECTOR_URL}, got "${collectorUrl}"`);
+  }
+  const url = new URL(`api/v1/jobs/${encodeURIComponent(id)}`, base.href.endsWith('/') ? base : `${base.href}/`);
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    throw new Error(`cannot reach the collector at ${base.origin} (${why}): check that it runs there (systemctl status stroom-collector), and the URL (--collector or STROOM_COLLECTOR_URL)`);
+  }
+  const text = await res.text();
+  if (res.status === 404) {
+    throw new Error(`job ${id} is not known to the collector at ${base.origin}: no agent has reported it (yet), or the id is wrong (use Slurm's job id, as squeue %A prints it)`);
+  }
+  if (res.status === 401 || res.status === 403) throw new Error(`the collector at ${base.origin} refused the request (HTTP ${res.status}): give a valid token with --token or STROOM_TOKEN`);
+  if (!res.ok) throw new Error(`the collector at ${base.origin} answered HTTP ${res.status} for job ${id}: ${errorText(text)}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
+  }
+  const parsed = JobDetailSchema.passthrough().safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`the collector at ${base.origin} sent a job this stroom cannot read (${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}); are the collector and this stroom the same version?`);
+  }
+  const view = parsed.data as JobView;
+  const util = view.meanGpuUtilRatio;
+  if (util !== undefined && util !== null && (typeof util !== 'number' || util < 0 || util > 1)) throw new Error(`the collector at ${base.origin} sent meanGpuUtilRatio ${String(util)}, expected a ratio from 0 to 1`);
+  if (view.idleGpuHours !== undefined && typeof view.idleGpuHours !== 'number') throw new Error(`the collector at ${base.origin} sent idleGpuHours ${String(view.idleGpuHours)}, expected a number`);
+  return view;
+}
+
+function errorText(text: string): string {
+  try {
+    const e = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof e === 'string') return e;
+  } catch {
+    // not JSON: show the start of it
+  }
+  return text.slice(0, 200);
+}
+
+/** A number with about four significant digits, never in exponent notation. */
+export function num(x: number): string {
+  const abs = Math.abs(x);
+  if (abs === 0) return '0';
+  const decimals = abs >= 1000 ? 0 : Math.min(20, Math.max(0, 3 - Math.floor(Math.log10(abs))));
+  return x.toFixed(decimals);
+}
+
+/** A duration as `1 h 02 min 03 s` (or `2 min 03 s`, `45 s`). */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (h > 0) return `${h} h ${pad(m)} min ${pad(sec)} s`;
+  if (m > 0) return `${m} min ${pad(sec)} s`;
+  return `${sec} s`;
+}
+
+/** Time in UTC, to the second. */
+function utc(ts: number): string {
+  return new Date(ts).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+}
+
+const kwh = (j: number) => `${num(jToKwh(j))} kWh`;
+/** CO2e grams as kg (jobs are rarely under a gram, and kg is what people compare). */
+const kg = (g: number) => `${num(g / 1000)} kg CO2e`;
+/** Cents, unless the whole cost is under a cent (short jobs), then four significant digits. */
+const eur = (x: number) => `${Math.abs(x) >= 0.01 || x === 0 ? x.toFixed(2) : num(x)} EUR`;
+const gpuH = (h: number) => `${num(h)} GPU-h`;
+const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+function runMs(job: JobView, nowTs: number): number {
+  return (job.endTs ?? nowTs) - job.startTs;
+}
+
+function utilText(job: JobView): string {
+  if (job.meanGpuUtilRatio === undefined) return 'n/a (collector too old)';
+  if (job.meanGpuUtilRatio === null) return 'n/a (GPUs reported no utilisation)';
+  return pct(job.meanGpuUtilRatio);
+}
+
+function idleText(job: JobView): string {
+  return job.idleGpuHours === undefined ? 'n/a (collector too old)' : `${gpuH(job.idleGpuHours)}  (allocated, utilisation < 5 %)`;
+}
+
+interface Colours {
+  bold: (s: string) => string;
+  dim: (s: string) => string;
+}
+
+/** ANSI bold/dim on a terminal; plain text into files and pipes. */
+export function colours(on: boolean): Colours {
+  return on ? { bold: (s) => `\x1b[1m${s}\x1b[22m`, dim: (s) => `\x1b[2m${s}\x1b[22m` } : { bold: (s) => s, dim: (s) => s };
+}
+
+function factorValue(f: FactorUse): string {
+  const v = typeof f.value === 'number' ? num(f.value) : `${num(f.value.min)}-${num(f.value.max)}`;
+  // PUE is a ratio: unit "1".
+  return f.unit === '1' ? v : `${v} ${f.unit}`;
+}
+
+function validity(f: FactorUse): string {
+  const d = (ts: number | null) => (ts === null ? '…' : new Date(ts).toISOString().slice(0, 10));
+  return `valid ${d(f.validity.fromTs)} to ${d(f.validity.toTs)}${f.outsideValidity ? ', USED OUTSIDE ITS VALIDITY' : ''}`;
+}
+
+/** The human screen: label column, then value with its unit; sections for energy, footprint, factors. */
+export function jobScreen(job: JobView, nowTs: number, c: Colours = colours(false)): string {
+  const rows = (pairs: Array<[string, string]>, indent = '  '): string[] => {
+    const width = Math.max(...pairs.map(([k]) => k.length));
+    return pairs.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`);
+  };
+  const e = job.energyJ;
+  const lines: string[] = [];
+  lines.push(c.bold(`job ${job.id}`) + `  ${job.state}  ${job.user} / ${job.account}`);
+  lines.push(...rows([
+    ['state', job.state === 'running' ? 'running (figures so far)' : 'completed'],
+    ['start', utc(job.startTs)],
+    ['end', job.endTs === null ? '-' : utc(job.endTs)],
+    ['run time', duration(runMs(job, nowTs))],
+    ['nodes', `${plural(job.nodes.length, 'node')}${job.nodes.length > 0 ? `: ${job.nodes.join(', ')}` : ''}`],
+    ['GPUs', plural(job.gpus, 'GPU')],
+    ['GPU-hours', gpuH(job.gpuHours)],
+    ['mean GPU utilisation', utilText(job)],
+    ['idle GPU-hours', idleText(job)],
+  ]));
+  lines.push('', c.bold('energy'));
+  lines.push(...rows([
+    ['IT total', kwh(e.total)],
+    ['GPU', kwh(e.gpu)],
+    ['CPU', kwh(e.cpu)],
+    ['other', `${kwh(e.other)}  (modelled base power: fans, NICs, disks; not measured)`],
+    ['facility (x PUE)', kwh(job.facilityEnergyJ)],
+  ]));
+  lines.push('', c.bold('footprint'));
+  lines.push(...rows([
+    ['CO2e, location-based', kg(job.co2eG.location)],
+    ['CO2e, market-based', kg(job.co2eG.market)],
+    ['embodied carbon', kg(job.embodiedCo2eG)],
+    ['cost', eur(job.costEur)],
+  ]));
+  if (job.factors.length > 0) {
+    lines.push('', c.bold('factors used'));
+    const fw = Math.max(...job.factors.map((f) => f.name.length));
+    const vw = Math.max(...job.factors.map((f) => factorValue(f).length));
+    for (const f of job.factors) {
+      lines.push(`  ${f.name.padEnd(fw)}  ${factorValue(f).padEnd(vw)}  ${c.dim(`${f.quality}; ${f.source}; ${validity(f)}`)}`);
+    }
+  }
+  lines.push('', c.dim(`method: ${job.method}`));
+  for (const w of job.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * One line for the job's output file and AdminComment: plain ASCII, no quotes or newlines, so it
+ * survives `scontrol update AdminComment=` and `sacct` columns.
+ */
+export function summaryLine(job: JobView, nowTs: number): string {
+  const e = job.energyJ;
+  const util = job.meanGpuUtilRatio === undefined || job.meanGpuUtilRatio === null ? 'n/a' : pct(job.meanGpuUtilRatio);
+  const idle = job.idleGpuHours === undefined ? 'n/a' : gpuH(job.idleGpuHours);
+  const parts = [
+    `job ${job.id} ${job.state}`,
+    duration(runMs(job, nowTs)),
+    plural(job.gpus, 'GPU'),
+    `${kwh(e.total)} (GPU ${kwh(e.gpu)}, CPU ${kwh(e.cpu)}, other ${kwh(e.other)} modelled)`,
+    `${kg(job.co2eG.location)} location-based, ${kg(job.co2eG.market)} market-based`,
+    `embodied ${kg(job.embodiedCo2eG)}`,
+    eur(job.costEur),
+    `${gpuH(job.gpuHours)}, mean GPU util ${util}, idle ${idle}`,
+  ];
+  return `stroom: ${parts.join('; ')}`.replace(/[^\x20-\x7e]/g, '?');
+}
