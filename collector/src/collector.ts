@@ -1,7 +1,8 @@
 /** Wiring of the collector: store, committer, live state, HTTP API and both WebSocket endpoints. */
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AGENT_WS_PATH, LIVE_WS_PATH } from '@stroom/protocol';
@@ -10,6 +11,9 @@ import { DEFAULT_FACTORS, validateFactors } from './accounting/factors.js';
 import type { FootprintFactors } from './accounting/factors.js';
 import { handleHttp } from './api/http.js';
 import type { AgentTokens } from './auth/agent-tokens.js';
+import { Gate } from './auth/gate.js';
+import type { AuthOptions, ConnectionLimits } from './auth/gate.js';
+import type { TlsFiles } from './tls.js';
 import { AgentServer } from './ingest/agent-server.js';
 import { Committer } from './ingest/committer.js';
 import { ClusterState } from './live/cluster-state.js';
@@ -28,8 +32,15 @@ export interface CollectorOptions {
   readonly port: number;
   /** Data directory of the embedded store, or `:memory:`. */
   readonly dataDir: string;
+  /** Node tokens of the JSON file; agent tokens in `auth.db` (`stroom token create --node`) count too. */
   readonly tokens: AgentTokens;
   readonly log: Logger;
+  /** User, operator and node tokens in `auth.db`, a trusted proxy, public `/metrics` (see auth/). */
+  readonly auth?: AuthOptions;
+  /** Serve https and wss with this certificate (`--tls-cert`, `--tls-key`; see `loadTls`). */
+  readonly tls?: TlsFiles;
+  /** Connection caps and the per-agent-connection frame rate. */
+  readonly limits?: ConnectionLimits & { readonly agentFramesPerS?: number; readonly agentFrameBurst?: number };
   /** IANA time zone that "today" is counted in (default Europe/Amsterdam). */
   readonly timeZone?: string;
   /** Folder of the built dashboard; found next to the package when not given. */
@@ -101,8 +112,9 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       telemetry.committed(effects.map((e) => e.batch));
     },
   });
-  const agents = new AgentServer({ tokens: o.tokens, committer, cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
-  const live = new LiveServer({ source: picture, log: o.log, ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
+  const gate = new Gate({ dataDir: o.dataDir, fileTokens: o.tokens, store, log: o.log, ...(o.auth === undefined ? {} : { auth: o.auth }), ...(o.limits === undefined ? {} : { limits: o.limits }) });
+  const agents = new AgentServer({ tokens: gate.nodeTokens, committer, ...(o.limits?.agentFramesPerS === undefined ? {} : { framesPerS: o.limits.agentFramesPerS }), ...(o.limits?.agentFrameBurst === undefined ? {} : { frameBurst: o.limits.agentFrameBurst }), cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
+  const live = new LiveServer({ source: picture, log: o.log, mayWatch: (p, topic) => gate.mayWatch(p, topic), ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
   telemetry.observe({ cluster, store, summary: () => picture.summary(), committer, agents, live });
   const retentionMs = (o.seriesRetentionDays ?? 30) * 86_400_000;
   const prune = setInterval(() => {
@@ -115,13 +127,18 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   prune.unref();
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
-  const server: Server = createServer((req, res) => {
-    void handleHttp({ store, picture, cluster, factors, tokens: o.tokens, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
-  });
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    void handleHttp({ store, picture, cluster, factors, tokens: gate.nodeTokens, access: gate.access, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
+  };
+  const server: Server = o.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
   server.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://collector').pathname;
-    if (path === AGENT_WS_PATH) agents.upgrade(req, socket, head);
-    else if (path === LIVE_WS_PATH) live.upgrade(req, socket, head);
+    if (path === AGENT_WS_PATH) {
+      if (gate.admitAgent(req, socket, agents.connected)) agents.upgrade(req, socket, head);
+    } else if (path === LIVE_WS_PATH) {
+      const principal = gate.admitLive(req, socket, live.clients);
+      if (principal !== undefined) live.upgrade(req, socket, head, principal);
+    }
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
@@ -133,7 +150,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${o.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
   o.log.info({ url }, 'collector listening');
   return {
     url,
@@ -151,6 +168,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // After the last commit, so a final OTLP push carries the final counters.
       await telemetry.close();
+      gate.close();
       if (influx !== undefined) {
         try {
           await influx.flush();

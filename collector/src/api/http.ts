@@ -9,7 +9,11 @@ import { extname, join, normalize, sep } from 'node:path';
 import type { ApiError, Hello, JobDetail, JobState, JobSummary, NodeSummary } from '@stroom/protocol';
 import { JobStateSchema, mjToJ } from '@stroom/protocol';
 import { NODE_HEADER } from '@stroom/protocol';
-import type { AgentTokens } from '../auth/agent-tokens.js';
+import type { NodeTokenCheck } from '../auth/agent-tokens.js';
+import { endpointAccess, jobsUserFilter, maySeeAccount, maySeeJob, whoami } from '../auth/access.js';
+import type { AuthResult } from '../auth/authenticator.js';
+import { OPEN_PRINCIPAL } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import { footprint } from '../accounting/footprint.js';
 import type { HourEnergy } from '../accounting/footprint.js';
 import type { FootprintFactors } from '../accounting/factors.js';
@@ -27,7 +31,9 @@ export interface ApiDeps {
   /** Footprint factors (validated), with their sources. */
   readonly factors: FootprintFactors;
   /** Node tokens: the Slurm epilog's end notice is authorised by its node's token. */
-  readonly tokens: AgentTokens;
+  readonly tokens: NodeTokenCheck;
+  /** Who is asking, and whether `/metrics` is public; without it everyone is an operator. */
+  readonly access?: { readonly authenticate: (req: IncomingMessage) => AuthResult; readonly publicMetrics?: boolean };
   /** Folder with the built dashboard (index.html, app.js), if any. */
   readonly dashboardDir: string | undefined;
   /** Extra health facts (commit stats, connections). */
@@ -269,6 +275,20 @@ async function endJob(deps: ApiDeps, id: string, req: IncomingMessage, res: Serv
   send(res, 200, { id, node, endTs, state: deps.store.job(id)?.state ?? 'completed' });
 }
 
+/** The principal of a request to `path`, or a 401/403 that says why (see auth/access.ts). */
+function authorize(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, path: string): Principal {
+  if (deps.access === undefined) return OPEN_PRINCIPAL;
+  const need = endpointAccess(path, deps.access.publicMetrics === undefined ? {} : { publicMetrics: deps.access.publicMetrics });
+  if (need === 'public') return OPEN_PRINCIPAL;
+  const auth = deps.access.authenticate(req);
+  if (!auth.ok) {
+    res.setHeader('www-authenticate', 'Bearer realm="stroom"');
+    throw new HttpError(auth.status, auth.error);
+  }
+  if (need === 'operator' && auth.principal.role !== 'operator') throw new HttpError(403, `${path}: operators only`);
+  return auth.principal;
+}
+
 /** Handle one HTTP request. */
 export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://collector');
@@ -280,11 +300,17 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
       return await endJob(deps, decodeURIComponent(end[1] ?? ''), req, res);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
+    const who = authorize(deps, req, res, path);
     if (path === '/healthz') return send(res, 200, { status: 'ok', ...deps.health() });
+    if (path === '/api/v1/me') return send(res, 200, whoami(who));
     if (path === '/metrics' && deps.metrics !== undefined) return deps.metrics(req, res);
     if (path === '/api/v1/cluster') return send(res, 200, deps.picture.summary());
     if (path === '/api/v1/jobs') {
-      const q = jobsQuery(url);
+      const asked = jobsQuery(url);
+      const user = jobsUserFilter(who, asked.user);
+      // Someone else's jobs: none, as if there were none.
+      if (user === null) return send(res, 200, { jobs: [], nextCursor: null });
+      const q = user === undefined ? asked : { ...asked, user };
       const jobs = deps.store.jobs(q);
       const last = jobs[jobs.length - 1];
       return send(res, 200, { jobs: jobs.map(jobSummary), nextCursor: jobs.length === q.limit && last !== undefined ? encodeCursor(last) : null });
@@ -293,14 +319,15 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
     if (job !== null) {
       const id = decodeURIComponent(job[1] ?? '');
       const found = deps.store.job(id);
-      if (found === undefined) throw new HttpError(404, `job ${id} not found`);
+      // Another user's job answers as an unknown one, so ids do not leak.
+      if (found === undefined || !maySeeJob(who, found)) throw new HttpError(404, `job ${id} not found`);
       return send(res, 200, jobDetail(deps, found));
     }
     const series = /^\/api\/v1\/jobs\/([^/]+)\/series$/.exec(path);
     if (series !== null) {
       const id = decodeURIComponent(series[1] ?? '');
       const found = deps.store.job(id);
-      if (found === undefined) throw new HttpError(404, `job ${id} not found`);
+      if (found === undefined || !maySeeJob(who, found)) throw new HttpError(404, `job ${id} not found`);
       let stepMs: number;
       try {
         stepMs = parseStepMs(url.searchParams.get('step') ?? '10s', SERIES_BUCKET_MS);
@@ -317,7 +344,7 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
     if (path === '/api/v1/accounts') {
       const toTs = timeParam(url, 'to') ?? Date.now() + 1;
       const fromTs = timeParam(url, 'from') ?? 0;
-      return send(res, 200, { fromTs, toTs, accounts: accountTotals(deps, fromTs, toTs) });
+      return send(res, 200, { fromTs, toTs, accounts: accountTotals(deps, fromTs, toTs).filter((a) => maySeeAccount(who, a.account)) });
     }
     if (path === '/api/v1/nodes') return send(res, 200, { nodes: [...deps.store.nodes().values()].map((h) => nodeSummary(deps, h)) });
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);

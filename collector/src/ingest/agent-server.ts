@@ -10,15 +10,16 @@ import type WebSocket from 'ws';
 import type { GpuInfo, Hello } from '@stroom/protocol';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, MAX_FRAME_BYTES, NODE_HEADER, PROTOCOL_VERSION, closeReason, decodeAgentMessage, encode } from '@stroom/protocol';
 import type { Logger } from 'pino';
-import type { AgentTokens } from '../auth/agent-tokens.js';
+import type { NodeTokenCheck } from '../auth/agent-tokens.js';
 import type { ClusterState } from '../live/cluster-state.js';
 import type { NodeModel } from '../ledger/ledger.js';
 import type { Committer } from './committer.js';
 import { MAX_POWER_OVER_LIMIT, checkPhysics } from './physics.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** Options of the agent endpoint. */
 export interface AgentServerOptions {
-  readonly tokens: AgentTokens;
+  readonly tokens: NodeTokenCheck;
   readonly committer: Committer;
   readonly cluster: ClusterState;
   readonly log: Logger;
@@ -26,6 +27,13 @@ export interface AgentServerOptions {
   readonly basePowerW?: (node: string) => number;
   /** Ping interval in ms; a client that misses a pong is terminated (default 30 s). */
   readonly pingIntervalMs?: number;
+  /**
+   * Frames a connection may send per second (default 200); frames over it wait, in order,
+   * while the socket is not read, so TCP slows the agent down and nothing is dropped.
+   */
+  readonly framesPerS?: number;
+  /** Frames a connection may send at once before the rate applies (default 1000). */
+  readonly frameBurst?: number;
 }
 
 /** Counters of rejected input, for self-metrics and tests. */
@@ -35,6 +43,8 @@ export interface AgentServerStats {
   /** Single values refused for being outside physics; the rest of their batch was kept. */
   rejectedValues: number;
   connections: number;
+  /** Frames held back by the per-connection rate limit (all handled later, in order). */
+  delayedFrames: number;
 }
 
 /** The agent WebSocket endpoint, attached to an HTTP server's upgrade event. */
@@ -45,7 +55,7 @@ export class AgentServer {
   readonly #ping: NodeJS.Timeout;
   /** Kinds of refused values already logged, per node: the log says each once, the count says all. */
   readonly #logged = new Set<string>();
-  readonly stats: AgentServerStats = { refusedHandshakes: 0, rejectedFrames: 0, rejectedValues: 0, connections: 0 };
+  readonly stats: AgentServerStats = { refusedHandshakes: 0, rejectedFrames: 0, rejectedValues: 0, connections: 0, delayedFrames: 0 };
 
   constructor(options: AgentServerOptions) {
     this.#o = options;
@@ -102,7 +112,7 @@ export class AgentServer {
       open = false;
     });
     ws.on('error', (err) => this.#o.log.warn({ node, err: err.message }, 'agent socket error'));
-    ws.on('message', (data, isBinary) => {
+    const handle = (data: WebSocket.RawData, isBinary: boolean): void => {
       if (!open) return;
       if (isBinary) return reject('binary frames are not part of the protocol; send JSON text');
       const decoded = decodeAgentMessage(data.toString());
@@ -143,7 +153,31 @@ export class AgentServer {
           if (ws.readyState === ws.OPEN) ws.close(1011, 'collector could not store the batch; resend');
         },
       });
+    };
+    const bucket = new TokenBucket(this.#o.framesPerS ?? 200, this.#o.frameBurst ?? 1000);
+    const held: Array<readonly [WebSocket.RawData, boolean]> = [];
+    let drainTimer: NodeJS.Timeout | undefined;
+    const drain = (): void => {
+      drainTimer = undefined;
+      while (held.length > 0 && bucket.take(Date.now())) {
+        const [data, isBinary] = held.shift() ?? [];
+        if (data !== undefined) handle(data, isBinary ?? false);
+      }
+      if (held.length > 0) drainTimer = setTimeout(drain, bucket.waitMs(Date.now()));
+      else if (open) ws.resume();
+    };
+    ws.on('message', (data, isBinary) => {
+      if (held.length === 0 && bucket.take(Date.now())) return handle(data, isBinary);
+      // Over the rate: hold it (order matters to the ledger) and stop reading the socket.
+      this.stats.delayedFrames += 1;
+      if (held.length === 0) {
+        ws.pause();
+        this.#o.log.debug({ node }, 'agent over its frame rate; reading paused');
+      }
+      held.push([data, isBinary]);
+      drainTimer ??= setTimeout(drain, bucket.waitMs(Date.now()));
     });
+    ws.on('close', () => clearTimeout(drainTimer));
   }
 
   /** Close every agent connection (they reconnect to the next collector). */
