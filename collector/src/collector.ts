@@ -47,6 +47,8 @@ export interface CollectorOptions {
   readonly dashboardDir?: string;
   /** Live push period in ms (default 1000). */
   readonly livePeriodMs?: number;
+  /** The site's grid-connection cap, W: the overview shows cluster power against it (default: not configured). */
+  readonly gridCapW?: number;
   /**
    * InfluxDB 1.x instead of the embedded SQLite store: books mirrored in memory and written
    * through in batches, raw GPU samples at full rate, series retention by InfluxDB.
@@ -99,13 +101,13 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const influx = o.influx === undefined ? undefined : await InfluxStore.open({ url: o.influx.url, database: o.influx.database, log: o.log, retention: { series: o.influx.seriesRetention ?? '30d' } });
   const store: Store = influx ?? new EmbeddedStore(o.dataDir);
   const cluster = new ClusterState();
-  const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam');
+  const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam', { factors, ...(o.gridCapW === undefined ? {} : { gridCapW: o.gridCapW }) });
   const committer = new Committer({
     store: telemetry.timeCommits(store),
     log: o.log,
     onCommit: (effects) => {
       for (const { effect, batch, previousTs } of effects) {
-        cluster.counted(effect, batch.samples, previousTs);
+        cluster.counted(effect, batch.samples, previousTs, batch.sources);
         // Raw per-GPU samples at full rate go to InfluxDB only; SQLite keeps the energy series.
         influx?.writeSamples(batch.node, batch.samples);
       }

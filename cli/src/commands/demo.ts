@@ -18,6 +18,7 @@ interface DemoOptions {
   seed: number;
   logLevel: string;
   basePower: string[];
+  gridCapKw?: number;
 }
 
 /** Node names like the cluster's: gcn1, gcn2, ... */
@@ -37,13 +38,14 @@ export function demoCommand(): Command {
     .option('--time-scale <s>', 'seconds per simulated job-time unit (jobs last 1-4 units)', positiveNumber, 60)
     .option('--seed <n>', 'seed of the simulation', intBetween(0, 2 ** 31), 1)
     .option('--base-power <rules...>', 'modelled base power per node (fans, NICs, disks) as PATTERN=WATTS, e.g. gcn*=600', ['600'])
+    .option('--grid-cap-kw <kW>', "the site's grid-connection cap shown against cluster power (default: not configured)", positiveNumber)
     .addOption(new Option('--log-level <level>', 'log level of the collector (agents log warnings only)').choices(LOG_LEVELS).default('warn'))
     .action(async (o: DemoOptions) => {
       const { AgentTokens, basePowerOf, parseBasePowerRule, startCollector } = await import('@stroom/collector');
       const log = makeLogger(o.logLevel, 'stroom-collector');
       const names = Array.from({ length: o.nodes }, (_, i) => nodeName(i));
       const secrets = new Map(names.map((n) => [n, randomBytes(24).toString('base64url')]));
-      const collector = await startCollector({ host: o.listen.host, port: o.listen.port, dataDir: o.data, tokens: new AgentTokens(secrets), log, basePowerW: basePowerOf(o.basePower.map(parseBasePowerRule)) });
+      const collector = await startCollector({ host: o.listen.host, port: o.listen.port, dataDir: o.data, tokens: new AgentTokens(secrets), log, basePowerW: basePowerOf(o.basePower.map(parseBasePowerRule)), ...(o.gridCapKw === undefined ? {} : { gridCapW: o.gridCapKw * 1000 }) });
       const workers = names.map((node, i) => {
         const data: DemoWorkerData = {
           node,

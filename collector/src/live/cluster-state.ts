@@ -3,7 +3,7 @@
  * power derived from counter deltas, and job map. Fed after each commit; read by the live
  * push and the cluster API. Is not: the books (those are in the Store).
  */
-import type { GpuInfo, Hello, JobAllocation, LiveNode, Sample } from '@stroom/protocol';
+import type { Batch, GpuInfo, Hello, JobAllocation, LiveNode, LiveProblem, Sample } from '@stroom/protocol';
 import type { BatchEffect } from '../store/store.js';
 
 interface NodeState {
@@ -21,7 +21,16 @@ interface NodeState {
   otherW: number;
   jobPowerW: Map<string, number>;
   jobs: readonly JobAllocation[];
+  /** Sources as the node's hello listed them (disabled ones with their reason). */
+  helloSources: NonNullable<Hello['sources']>;
+  /** Each source's health from the latest batch, and whether its errors or timeouts grew in it. */
+  sourceHealth: Map<string, { faults: number; failing: boolean }>;
+  /** Bumped on every change the live grid shows, so the live feed sends only changed rows. */
+  version: number;
 }
+
+/** Batch source health, as the batch carries it. */
+export type SourceHealth = NonNullable<Batch['sources']>;
 
 /** A running job's live figures summed over its nodes. */
 export interface LiveJobFigures {
@@ -65,16 +74,25 @@ export class ClusterState {
       otherW: prev?.otherW ?? 0,
       jobPowerW: prev?.jobPowerW ?? new Map(),
       jobs: prev?.jobs ?? [],
+      helloSources: h.sources ?? [],
+      sourceHealth: new Map(),
+      version: (prev?.version ?? 0) + 1,
     });
   }
 
   /** A batch was committed: take its latest sample, power and job map. */
-  counted(effect: BatchEffect, samples: readonly Sample[], previousTs: number): void {
+  counted(effect: BatchEffect, samples: readonly Sample[], previousTs: number, sources?: SourceHealth): void {
     const n = this.#nodes.get(effect.node);
     if (n === undefined) return;
     n.lastHeardMs = this.#now();
     if (effect.ts >= n.lastSeenTs) {
+      n.version += 1;
       n.lastSeenTs = effect.ts;
+      for (const src of sources ?? []) {
+        const faults = src.errors + src.timeouts;
+        const before = n.sourceHealth.get(src.name);
+        n.sourceHealth.set(src.name, { faults, failing: before !== undefined && faults > before.faults });
+      }
       n.lastSample = samples[samples.length - 1] ?? n.lastSample;
       n.jobs = effect.jobs;
       const dtMs = effect.ts - previousTs;
@@ -111,6 +129,13 @@ export class ClusterState {
     return { up, lastSeenTs: n.lastSeenTs, powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : undefined, jobs: n.jobs.map((j) => j.id) };
   }
 
+  /** Power of one job on one node over the last interval (incl. modelled base power), W; null when unknown. */
+  jobPowerW(node: string, jobId: string): number | null {
+    const n = this.#nodes.get(node);
+    if (n === undefined || !this.isUp(n)) return null;
+    return n.jobPowerW.get(jobId) ?? null;
+  }
+
   /** The modelled part of the cluster's power now, W. */
   modelledPowerW(): number {
     let sum = 0;
@@ -144,34 +169,91 @@ export class ClusterState {
     return [...jobs.values()];
   }
 
+  /** Node names in display order (numeric-aware). */
+  names(): string[] {
+    return [...this.#nodes.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  }
+
   /** Every node's GPUs as columns for the live grid, nodes in name order. */
   grid(): LiveNode[] {
-    const names = [...this.#nodes.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    return names.map((name) => {
-      const n = this.#nodes.get(name) as NodeState;
-      const byUuid = new Map((n.lastSample?.gpus ?? []).map((g) => [g.uuid, g]));
-      const owner = new Map<string, string>();
-      for (const j of n.jobs) for (const uuid of j.gpus) owner.set(uuid, j.id);
-      const up = this.isUp(n);
-      return {
-        name,
-        up,
-        lastSeenTs: n.lastSeenTs,
-        powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : 0,
-        gpuUuids: n.gpus.map((g) => g.uuid),
-        gpuPowerW: n.gpus.map((g) => byUuid.get(g.uuid)?.powerW ?? null),
-        gpuPowerLimitW: n.gpus.map((g) => g.powerLimitW ?? null),
-        gpuTempC: n.gpus.map((g) => byUuid.get(g.uuid)?.tempC ?? null),
-        gpuUtilRatio: n.gpus.map((g) => byUuid.get(g.uuid)?.utilRatio ?? null),
-        gpuJob: n.gpus.map((g) => owner.get(g.uuid) ?? null),
-      };
-    });
+    return this.names().map((name) => this.#row(this.#nodes.get(name) as NodeState));
+  }
+
+  /** One node's grid row, or undefined when it never said hello. */
+  gridRow(name: string): LiveNode | undefined {
+    const n = this.#nodes.get(name);
+    return n === undefined ? undefined : this.#row(n);
+  }
+
+  /**
+   * A short signature of what a node's grid row shows: it changes when a batch was counted,
+   * the node said hello, or it went up or down. The live feed compares signatures between
+   * ticks to send only the rows that changed.
+   */
+  rowSignature(name: string): string | undefined {
+    const n = this.#nodes.get(name);
+    return n === undefined ? undefined : `${n.version}:${this.isUp(n) ? 1 : 0}`;
+  }
+
+  /** Latest CPU power (sum of packages, W) and host CPU utilisation of a node, null when unknown. */
+  cpu(name: string): { powerW: number | null; utilRatio: number | null } {
+    const s = this.#nodes.get(name)?.lastSample;
+    if (s === undefined) return { powerW: null, utilRatio: null };
+    let powerW: number | null = null;
+    for (const c of s.cpus) if (c.powerW !== undefined) powerW = (powerW ?? 0) + c.powerW;
+    return { powerW, utilRatio: s.host?.cpuUtilRatio ?? null };
+  }
+
+  /** Nodes whose agent is down or one of whose sources is disabled or failing, in name order. */
+  problems(): LiveProblem[] {
+    const out: LiveProblem[] = [];
+    for (const name of this.names()) {
+      const p = this.problem(name);
+      if (p !== null) out.push(p);
+    }
+    return out;
+  }
+
+  /** What is wrong with one node, or null when its agent and every source report. */
+  problem(name: string): LiveProblem | null {
+    const n = this.#nodes.get(name);
+    if (n === undefined) return null;
+    const agentUp = this.isUp(n);
+    const sources: LiveProblem['sources'] = [];
+    for (const s of n.helloSources) {
+      if (s.state === 'disabled') sources.push({ name: s.name, state: 'disabled', reason: s.reason ?? 'disabled at agent start' });
+    }
+    // Batches carry cumulative errors and timeouts per source (and the last read's duration, not
+    // its time), so a source counts as failing while its faults keep growing.
+    for (const [src, h] of n.sourceHealth) {
+      if (h.failing) sources.push({ name: src, state: 'failing', reason: `${h.faults} errors and timeouts so far, more in the last batch` });
+    }
+    if (agentUp && sources.length === 0) return null;
+    return { node: name, agentUp, lastSeenTs: n.lastSeenTs, sources };
+  }
+
+  #row(n: NodeState): LiveNode {
+    const byUuid = new Map((n.lastSample?.gpus ?? []).map((g) => [g.uuid, g]));
+    const owner = new Map<string, string>();
+    for (const j of n.jobs) for (const uuid of j.gpus) owner.set(uuid, j.id);
+    const up = this.isUp(n);
+    return {
+      name: n.name,
+      up,
+      lastSeenTs: n.lastSeenTs,
+      powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : 0,
+      gpuUuids: n.gpus.map((g) => g.uuid),
+      gpuPowerW: n.gpus.map((g) => byUuid.get(g.uuid)?.powerW ?? null),
+      gpuPowerLimitW: n.gpus.map((g) => g.powerLimitW ?? null),
+      gpuTempC: n.gpus.map((g) => byUuid.get(g.uuid)?.tempC ?? null),
+      gpuUtilRatio: n.gpus.map((g) => byUuid.get(g.uuid)?.utilRatio ?? null),
+      gpuJob: n.gpus.map((g) => owner.get(g.uuid) ?? null),
+    };
   }
 
   /** Every node's inventory and latest sample, nodes in name order. */
   latest(): NodeLatest[] {
-    const names = [...this.#nodes.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    return names.map((name) => {
+    return this.names().map((name) => {
       const n = this.#nodes.get(name) as NodeState;
       return { name, up: this.isUp(n), gpus: n.gpus, sample: n.lastSample, powerW: n.powerW ?? (n.lastSample === undefined ? undefined : this.#gaugePowerW(n)) };
     });
