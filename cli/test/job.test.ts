@@ -122,17 +122,15 @@ describe('stroom job', () => {
     const run = field(screen, 'run time');
     expect(run.unit).toBe('s');
     expect(Math.abs(run.value - runS)).toBeLessThanOrEqual(0.5);
-    // Utilisation and idle GPU-hours: shown when the collector sends them, "n/a" otherwise.
-    const extra = api as JobDetail & { meanGpuUtilRatio?: number | null; idleGpuHours?: number };
-    if (typeof extra.meanGpuUtilRatio === 'number') {
-      const u = field(screen, 'mean GPU utilisation');
-      expect(u.unit).toBe('%');
-      expect(Math.abs(u.value - extra.meanGpuUtilRatio * 100)).toBeLessThanOrEqual(0.05);
-    } else {
-      expect(screen).toMatch(/^ {2}mean GPU utilisation\s+n\/a /m);
-    }
-    if (typeof extra.idleGpuHours === 'number') expectShown(field(screen, 'idle GPU-hours').value, extra.idleGpuHours, 'idle GPU-hours');
-    else expect(screen).toMatch(/^ {2}idle GPU-hours\s+n\/a /m);
+    // The simulated GPUs report utilisation, so the mean is a number here.
+    expect(api.meanGpuUtilRatio).not.toBeNull();
+    const u = field(screen, 'mean GPU utilisation');
+    expect(u.unit).toBe('%');
+    expect(Math.abs(u.value - (api.meanGpuUtilRatio ?? NaN) * 100)).toBeLessThanOrEqual(0.05);
+    const idle = field(screen, 'idle GPU-hours');
+    expect(idle.unit).toBe('GPU-h');
+    expectShown(idle.value, api.idleGpuHours, 'idle GPU-hours');
+    expect(idle.rest).toContain('(allocated, utilisation < 5 %)');
     // Every factor the footprint used, by name, with its source.
     for (const f of api.factors) expect(screen).toMatch(new RegExp(`^ {2}${f.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+\\S+ .*${f.quality}; `, 'm'));
     expect(screen).toContain(`method: ${api.method}`);

@@ -4,18 +4,15 @@
  * one-liner the Slurm epilog appends to the job's output file and AdminComment.
  */
 import { Command, Option } from 'commander';
-import { JobDetailSchema, jToKwh } from '@stroom/protocol';
+import { IDLE_GPU_UTIL_RATIO, JobDetailSchema, jToKwh } from '@stroom/protocol';
 import type { FactorUse, JobDetail } from '@stroom/protocol';
 import { intBetween } from '../options.js';
 
 /** Where the collector is when neither `--collector` nor `STROOM_COLLECTOR_URL` says. */
 export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
 
-/**
- * What the job view reads. `meanGpuUtilRatio` and `idleGpuHours` are being added to JobDetail
- * (issue 6); until every collector sends them they may be missing, and the view says "n/a".
- */
-export type JobView = JobDetail & { meanGpuUtilRatio?: number | null; idleGpuHours?: number };
+/** What the job view reads: the collector's JobDetail. */
+export type JobView = JobDetail;
 
 interface JobCliOptions {
   collector: string;
@@ -72,16 +69,12 @@ export async function fetchJob(collectorUrl: string, id: string, token: string |
   } catch {
     throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
   }
-  const parsed = JobDetailSchema.passthrough().safeParse(body);
+  const parsed = JobDetailSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`the collector at ${base.origin} sent a job this stroom cannot read (${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}); are the collector and this stroom the same version?`);
   }
-  const view = parsed.data as JobView;
-  const util = view.meanGpuUtilRatio;
-  if (util !== undefined && util !== null && (typeof util !== 'number' || util < 0 || util > 1)) throw new Error(`the collector at ${base.origin} sent meanGpuUtilRatio ${String(util)}, expected a ratio from 0 to 1`);
-  if (view.idleGpuHours !== undefined && typeof view.idleGpuHours !== 'number') throw new Error(`the collector at ${base.origin} sent idleGpuHours ${String(view.idleGpuHours)}, expected a number`);
-  return view;
+  return parsed.data;
 }
 
 function errorText(text: string): string {
@@ -134,13 +127,11 @@ function runMs(job: JobView, nowTs: number): number {
 }
 
 function utilText(job: JobView): string {
-  if (job.meanGpuUtilRatio === undefined) return 'n/a (collector too old)';
-  if (job.meanGpuUtilRatio === null) return 'n/a (GPUs reported no utilisation)';
-  return pct(job.meanGpuUtilRatio);
+  return job.meanGpuUtilRatio === null ? 'n/a (the GPUs reported no utilisation)' : pct(job.meanGpuUtilRatio);
 }
 
 function idleText(job: JobView): string {
-  return job.idleGpuHours === undefined ? 'n/a (collector too old)' : `${gpuH(job.idleGpuHours)}  (allocated, utilisation < 5 %)`;
+  return `${gpuH(job.idleGpuHours)}  (allocated, utilisation < ${IDLE_GPU_UTIL_RATIO * 100} %)`;
 }
 
 interface Colours {
@@ -218,8 +209,8 @@ export function jobScreen(job: JobView, nowTs: number, c: Colours = colours(fals
  */
 export function summaryLine(job: JobView, nowTs: number): string {
   const e = job.energyJ;
-  const util = job.meanGpuUtilRatio === undefined || job.meanGpuUtilRatio === null ? 'n/a' : pct(job.meanGpuUtilRatio);
-  const idle = job.idleGpuHours === undefined ? 'n/a' : gpuH(job.idleGpuHours);
+  const util = job.meanGpuUtilRatio === null ? 'n/a' : pct(job.meanGpuUtilRatio);
+  const idle = gpuH(job.idleGpuHours);
   const parts = [
     `job ${job.id} ${job.state}`,
     duration(runMs(job, nowTs)),
