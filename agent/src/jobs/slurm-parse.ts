@@ -20,9 +20,16 @@ export function slurmValue(s: string | undefined): string | undefined {
 }
 
 /**
+ * Most numbers one range list or host list expands to. Far above any node's CPUs or GPUs and
+ * any job's node count; a garbled `0-99999999999` must not hang the agent or exhaust its memory.
+ */
+export const MAX_RANGE_VALUES = 1 << 17;
+
+/**
  * Expands a Slurm number range list such as `0-1`, `0,2-3,5` or `7` into its numbers, in order.
  * A trailing open range (`115-`, as Slurm prints when it cuts a long CPU list) is dropped and
- * `truncated` is set.
+ * `truncated` is set, as it is for a part that is not a range and for numbers past
+ * `MAX_RANGE_VALUES`.
  */
 export function parseRangeList(s: string): { values: number[]; truncated: boolean } {
   const values: number[] = [];
@@ -36,14 +43,12 @@ export function parseRangeList(s: string): { values: number[]; truncated: boolea
       continue;
     }
     const lo = Number(m[1]);
-    if (m[2] === undefined) {
-      values.push(lo);
-    } else if (m[2] === '') {
+    const hi = m[2] === undefined ? lo : m[2] === '' ? undefined : Number(m[2]);
+    if (hi === undefined || !Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || values.length + (hi - lo + 1) > MAX_RANGE_VALUES) {
       truncated = true;
-    } else {
-      const hi = Number(m[2]);
-      for (let i = lo; i <= hi; i++) values.push(i);
+      continue;
     }
+    for (let i = lo; i <= hi; i++) values.push(i);
   }
   return { values, truncated };
 }
@@ -68,33 +73,47 @@ function splitTopLevel(s: string, sep: string): string[] {
 
 /**
  * Expands a Slurm host list such as `node-[63-65]`, `omni[1,10-12]`, `gcn[001-003]` (zero
- * padding kept) or `a,b` into host names, in order.
+ * padding kept) or `a,b` into host names, in order; at most `MAX_RANGE_VALUES` names (a garbled
+ * `n[0-99999999999]` or `n[1-9][1-9]…` stops there instead of hanging).
  */
 export function expandHostList(s: string): string[] {
   const out: string[] = [];
-  for (const item of splitTopLevel(s.trim(), ',')) out.push(...expandHost(item));
+  for (const item of splitTopLevel(s.trim(), ',')) {
+    for (const host of expandHost(item, MAX_RANGE_VALUES - out.length)) out.push(host);
+    if (out.length >= MAX_RANGE_VALUES) break;
+  }
   return out;
 }
 
-function expandHost(item: string): string[] {
-  const open = item.indexOf('[');
-  const close = item.indexOf(']', open);
-  if (open < 0 || close < 0) return [item];
-  const prefix = item.slice(0, open);
-  const rest = expandHost(item.slice(close + 1));
-  const out: string[] = [];
-  for (const part of item.slice(open + 1, close).split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (m === null || m[1] === undefined) continue;
-    const width = m[1].length;
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    for (let i = lo; i <= hi; i++) {
-      const n = String(i).padStart(width, '0');
-      for (const r of rest) out.push(`${prefix}${n}${r}`);
+/** Names of one host-list item, bracket group by bracket group (no recursion: a line may hold thousands of groups). */
+function expandHost(item: string, budget: number): string[] {
+  let names = [''];
+  let pos = 0;
+  for (;;) {
+    const open = item.indexOf('[', pos);
+    const close = open < 0 ? -1 : item.indexOf(']', open);
+    if (open < 0 || close < 0) return names.map((n) => n + item.slice(pos));
+    const prefix = item.slice(pos, open);
+    const numbers: string[] = [];
+    for (const part of item.slice(open + 1, close).split(',')) {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+      if (m === null || m[1] === undefined) continue;
+      const width = m[1].length;
+      const lo = Number(m[1]);
+      const hi = m[2] === undefined ? lo : Number(m[2]);
+      if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi)) continue;
+      for (let i = lo; i <= hi && numbers.length < budget; i++) numbers.push(String(i).padStart(width, '0'));
     }
+    const next: string[] = [];
+    for (const n of names) {
+      for (const x of numbers) {
+        if (next.length >= budget) break;
+        next.push(`${n}${prefix}${x}`);
+      }
+    }
+    names = next;
+    pos = close + 1;
   }
-  return out;
 }
 
 /**

@@ -81,14 +81,29 @@ const UNITS: Readonly<Record<string, string | undefined>> = {
 
 const NUMBER = /^-?\d+(?:\.\d+)?$/;
 
-/** A numeric value of `field`, with or without its unit; undefined when absent or not a number. */
+// A value outside its field's physical range is a garbled line, not a reading: one power of
+// 1e400 W (Infinity) would make the GPU's energy counter Infinity, and a utilisation above
+// 100 % a ratio the wire refuses, stalling the node's whole stream.
+const RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  'power.draw.average': [0, Number.MAX_VALUE],
+  'power.draw': [0, Number.MAX_VALUE],
+  'power.draw.instant': [0, Number.MAX_VALUE],
+  'utilization.gpu': [0, 100],
+  'memory.used': [0, Number.MAX_VALUE],
+  'clocks.current.sm': [0, Number.MAX_VALUE],
+};
+
+/** A numeric value of `field`, with or without its unit; undefined when absent, not a finite number, or outside the field's range. */
 export function parseNumeric(field: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   let v = raw.trim();
   if (ABSENT_VALUES.has(v)) return undefined;
   const unit = UNITS[field];
   if (unit !== undefined && v.endsWith(` ${unit}`)) v = v.slice(0, -unit.length - 1);
-  return NUMBER.test(v) ? Number(v) : undefined;
+  if (!NUMBER.test(v)) return undefined;
+  const n = Number(v);
+  const [min, max] = RANGES[field] ?? [-Number.MAX_VALUE, Number.MAX_VALUE];
+  return n >= min && n <= max ? n : undefined;
 }
 
 const TIMESTAMP = /^(\d{4})\/(\d{2})\/(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})$/;
@@ -117,6 +132,23 @@ export function splitCells(line: string): string[] {
   return line.split(',').map((c) => c.trim());
 }
 
+/** A GPU UUID as nvidia-smi prints it; at most 256 characters, the longest name the wire takes. */
+const GPU_UUID = /^GPU-[0-9A-Za-z-]{1,252}$/;
+
+/**
+ * Why `line` is not a GPU row under `columns` (the same checks as `parseQueryGpuLine`), for a
+ * warning that tells an operator what to look at; undefined when it is a row.
+ */
+export function whyNotRow(line: string, columns: readonly string[]): string | undefined {
+  const cells = splitCells(line);
+  if (cells.length !== columns.length) return `${cells.length} comma-separated cells where ${columns.length} columns were expected`;
+  const i = columns.indexOf('uuid');
+  if (i < 0) return `no uuid column among the ${columns.length} columns (no header line, and uuid was not queried)`;
+  const uuid = cells[i] ?? '';
+  if (!GPU_UUID.test(uuid)) return `the uuid cell ${JSON.stringify(uuid.slice(0, 60))} is not a GPU UUID (GPU-…, at most 256 characters)`;
+  return undefined;
+}
+
 /**
  * One data line → a GPU row, reading cells by `columns` (canonical names, as requested or as
  * the header named them). Undefined when the line is not a usable row: wrong column count or
@@ -130,7 +162,7 @@ export function parseQueryGpuLine(line: string, columns: readonly string[]): Csv
     return i < 0 ? undefined : cells[i];
   };
   const uuid = get('uuid');
-  if (uuid === undefined || !/^GPU-[0-9A-Za-z-]+$/.test(uuid)) return undefined;
+  if (uuid === undefined || !GPU_UUID.test(uuid)) return undefined;
   const row: { -readonly [K in keyof CsvGpuRow]: CsvGpuRow[K] } = { uuid };
   const ts = parseTimestamp(get('timestamp'));
   if (ts !== undefined) row.localTsMs = ts;
@@ -149,7 +181,7 @@ export function parseQueryGpuLine(line: string, columns: readonly string[]): Csv
   const util = parseNumeric('utilization.gpu', get('utilization.gpu'));
   if (util !== undefined) row.utilRatio = percentToRatio(util);
   const memMiB = parseNumeric('memory.used', get('memory.used'));
-  if (memMiB !== undefined) row.memUsedBytes = mibToBytes(memMiB);
+  if (memMiB !== undefined && Number.isFinite(mibToBytes(memMiB))) row.memUsedBytes = mibToBytes(memMiB);
   const sm = parseNumeric('clocks.current.sm', get('clocks.current.sm'));
   if (sm !== undefined) row.smClockMHz = sm;
   return row;

@@ -107,8 +107,11 @@ const ESCAPES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', 
 
 function decode(s: string): string {
   return s.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) => {
-    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith('#')) return String.fromCodePoint(Number(e.slice(1)));
+    if (e.startsWith('#')) {
+      const cp = e.startsWith('#x') ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+      // A reference past U+10FFFF is not a character (String.fromCodePoint would throw).
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : '\uFFFD';
+    }
     return ESCAPES[e] ?? '';
   });
 }
@@ -133,10 +136,19 @@ function num(node: unknown, unit?: string): number | undefined {
   let t = text(node);
   if (t === undefined) return undefined;
   if (unit !== undefined && t.endsWith(` ${unit}`)) t = t.slice(0, -unit.length - 1);
-  return /^-?\d+(?:\.\d+)?$/.test(t) ? Number(t) : undefined;
+  // 400 digits read as Infinity, which JSON sends as null and the wire refuses.
+  return /^-?\d+(?:\.\d+)?$/.test(t) && Number.isFinite(Number(t)) ? Number(t) : undefined;
 }
 
-/** Parses `-q -x` into the inventory; `listing` (from `-L`) supplies MIG UUIDs and profiles. */
+/** Longest name and PCI bus id the wire takes (protocol GpuInfoSchema). */
+const MAX_NAME = 256;
+const MAX_PCI_BUS_ID = 64;
+
+/**
+ * Parses `-q -x` into the inventory; `listing` (from `-L`) supplies MIG UUIDs and profiles.
+ * Throws an Error that says so when the text is not well-formed XML; anything else odd is a
+ * warning.
+ */
 export function parseQueryXml(xml: string, listing: readonly ListedGpu[] = []): XmlInventory {
   const warnings: string[] = [];
   const dtd = /<!DOCTYPE\s+nvidia_smi_log\s+SYSTEM\s+"nvsmi_device_v(\d+)\.dtd"/.exec(xml);
@@ -145,13 +157,20 @@ export function parseQueryXml(xml: string, listing: readonly ListedGpu[] = []): 
     const newest = KNOWN_XML_SCHEMAS[KNOWN_XML_SCHEMAS.length - 1];
     warnings.push(`nvidia-smi -q -x: unknown schema nvsmi_device_v${schemaVersion}.dtd, read as v${newest}`);
   }
-  const log = child(PARSER.parse(xml) as unknown, 'nvidia_smi_log');
+  let doc: unknown;
+  try {
+    doc = PARSER.parse(xml);
+  } catch (err) {
+    throw new Error(`nvidia-smi -q -x: not well-formed XML: ${(err as Error).message}`);
+  }
+  const log = child(doc, 'nvidia_smi_log');
   const gpuNodes = child(log, 'gpu');
   const gpus: GpuInfo[] = [];
   for (const g of Array.isArray(gpuNodes) ? (gpuNodes as unknown[]) : []) {
     const uuid = text(child(g, 'uuid'));
-    if (uuid === undefined) {
-      warnings.push(`nvidia-smi -q -x: GPU ${text(child(g, '@_id')) ?? gpus.length} has no UUID; skipped`);
+    if (uuid === undefined || uuid.length > MAX_NAME) {
+      const why = uuid === undefined ? 'has no UUID' : `has a UUID of ${uuid.length} characters (at most ${MAX_NAME})`;
+      warnings.push(`nvidia-smi -q -x: GPU ${(text(child(g, '@_id')) ?? String(gpus.length)).slice(0, 64)} ${why}; skipped`);
       continue;
     }
     gpus.push(readGpu(g, uuid, gpus.length, listing.find((l) => l.uuid === uuid), warnings));
@@ -166,14 +185,14 @@ export function parseQueryXml(xml: string, listing: readonly ListedGpu[] = []): 
 }
 
 function readGpu(g: unknown, uuid: string, index: number, listed: ListedGpu | undefined, warnings: string[]): GpuInfo {
-  const name = text(child(g, 'product_name')) ?? listed?.name ?? '';
+  const name = (text(child(g, 'product_name')) ?? listed?.name ?? '').slice(0, MAX_NAME);
   const info: { -readonly [K in keyof GpuInfo]: GpuInfo[K] } = { uuid, index, name };
   const minor = num(child(g, 'minor_number'));
   if (minor !== undefined && Number.isInteger(minor) && minor >= 0) info.minor = minor;
   const pciBusId = text(child(child(g, 'pci'), 'pci_bus_id')) ?? text(child(g, '@_id'));
-  if (pciBusId !== undefined) info.pciBusId = pciBusId;
+  if (pciBusId !== undefined && pciBusId.length <= MAX_PCI_BUS_ID) info.pciBusId = pciBusId;
   const memMiB = num(child(child(g, 'fb_memory_usage'), 'total'), 'MiB');
-  if (memMiB !== undefined) info.memTotalBytes = mibToBytes(memMiB);
+  if (memMiB !== undefined && memMiB >= 0 && Number.isFinite(mibToBytes(memMiB))) info.memTotalBytes = mibToBytes(memMiB);
   const limit = powerLimitW(g);
   if (limit !== undefined) info.powerLimitW = limit;
   if (text(child(child(g, 'mig_mode'), 'current_mig')) === 'Enabled') {

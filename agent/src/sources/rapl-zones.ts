@@ -44,7 +44,8 @@ export interface ZoneSelection {
 }
 
 const ZONE_DIR = /^intel-rapl(?::[0-9a-f]+)+$/;
-const PACKAGE_NAME = /^package-(\d+)(?:-die-(\d+))?$/;
+// Bounded digits: the name becomes the reading id, and a garbled 400-digit one is no package (nor an id the wire takes).
+const PACKAGE_NAME = /^package-(\d{1,6})(?:-die-(\d{1,6}))?$/;
 
 /**
  * Zone indexes of a powercap directory name, or undefined when it is not an `intel-rapl` zone.

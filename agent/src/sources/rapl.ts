@@ -45,7 +45,8 @@ export const RAPL_MAX_PLAUSIBLE_W = 10_000;
  */
 export function raplDeltaUj(lastUj: number, curUj: number, maxUj: number | undefined): number | undefined {
   if (curUj >= lastUj) return curUj - lastUj;
-  if (maxUj === undefined) return undefined;
+  // A range below the last reading is not the counter's range (a garbled file): a wrap over it would be negative.
+  if (maxUj === undefined || maxUj < lastUj) return undefined;
   return maxUj - lastUj + curUj;
 }
 
@@ -247,7 +248,9 @@ function parseUj(text: string): number {
 
 function parseUjOrUndefined(text: string): number | undefined {
   const t = text.trim();
-  return /^\d+$/.test(t) ? Number(t) : undefined;
+  // Real counters stay far below 2^53 µJ (the range is ~2.6e11); 400 digits would read as
+  // Infinity and make the zone's cumulative counter -Infinity on the next wrap.
+  return /^\d+$/.test(t) && Number.isSafeInteger(Number(t)) ? Number(t) : undefined;
 }
 
 /** Number of CPUs in a kernel CPU list such as `0-3,8-11`, or undefined when it is malformed. */
