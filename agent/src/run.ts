@@ -23,6 +23,8 @@ export interface RunAgentOptions {
   /** Collector base URL (`http://host:port` or `ws://host:port`); none: keep batches local. */
   readonly collectorUrl?: string;
   readonly token?: string;
+  /** PEM CA the collector's certificate must chain to (`--ca`). */
+  readonly ca?: string;
   readonly onBatch?: (batch: Batch) => void;
   /** Spool byte cap of the default in-memory spool (default 64 MiB). */
   readonly spoolMaxBytes?: number;
@@ -77,7 +79,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
   await o.afterProbe?.(hello);
   if (o.collectorUrl !== undefined) {
     if (o.token === undefined) throw new Error('agent: a token is needed to connect to the collector');
-    link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log });
+    link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log, ...(o.ca === undefined ? {} : { ca: o.ca }) });
     link.start();
   }
   agent.start();

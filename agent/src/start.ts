@@ -16,6 +16,8 @@ export interface StartOptions {
   readonly log: Logger;
   readonly collectorUrl?: string;
   readonly token?: string;
+  /** PEM CA the collector's certificate must chain to (`--ca`). */
+  readonly ca?: string;
   /** Called once with the node's Hello (inventory), then with every batch. */
   readonly onHello?: (hello: Hello) => void;
   readonly onBatch?: (batch: Batch) => void;
@@ -39,6 +41,7 @@ export async function startAgent(config: AgentConfig, o: StartOptions): Promise<
     ...durable,
     ...(o.collectorUrl === undefined ? {} : { collectorUrl: o.collectorUrl }),
     ...(o.token === undefined ? {} : { token: o.token }),
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
     ...(o.onBatch === undefined ? {} : { onBatch: o.onBatch }),
     ...(o.telemetry === undefined ? {} : { telemetry: o.telemetry }),
     afterProbe: async (hello) => {

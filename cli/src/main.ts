@@ -6,6 +6,7 @@ import { agentCommand } from './commands/agent.js';
 import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
 import { jobCommand } from './commands/job.js';
+import { tokenCommand } from './commands/token.js';
 
 const program = new Command('stroom')
   .description('energy and telemetry for GPU supercomputers: per-job kWh, CO2e and cost, live')
@@ -14,7 +15,8 @@ const program = new Command('stroom')
   .addCommand(demoCommand())
   .addCommand(agentCommand())
   .addCommand(collectorCommand())
-  .addCommand(jobCommand());
+  .addCommand(jobCommand())
+  .addCommand(tokenCommand());
 
 try {
   await program.parseAsync(process.argv);

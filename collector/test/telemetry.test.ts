@@ -46,7 +46,7 @@ function fakeSources(): { sources: CollectorSources; nodes: NodeLatest[]; jobs: 
     store: { jobEnergy: (ids) => new Map(ids.map((id) => [id, { gpuMj: Number(id) * 1000, cpuMj: 500, otherMj: 99_000 }])) },
     summary: () => ({ ts: 0, nodes: 2, gpus: 8, powerW: 2400, energyJ: 12_345, energyTodayJ: 100, jobsRunning: 3 }),
     committer: { stats: { counted: 10, duplicates: 1, resets: 2, glitches: 3, commits: 4, failures: 0 } },
-    agents: { stats: { refusedHandshakes: 5, rejectedFrames: 6, rejectedValues: 7, connections: 2 }, connected: 2 },
+    agents: { stats: { refusedHandshakes: 5, rejectedFrames: 6, rejectedValues: 7, connections: 2, delayedFrames: 0 }, connected: 2 },
     live: { clients: 1, skipped: 8 },
   };
   return { sources, nodes, jobs };

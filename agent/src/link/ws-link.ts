@@ -28,6 +28,25 @@ export interface WsLinkOptions {
   /** Close a socket that has heard nothing from the collector for this long (default 75 s). */
   readonly silenceTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
+  /** PEM CA certificate(s) the collector's certificate must chain to (wss); default: the system's. */
+  readonly ca?: string;
+}
+
+/** TLS error codes of an untrusted or misnamed certificate, and what to do about each. */
+const CERT_ERRORS: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'give --ca FILE with the CA that signed it',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'give --ca FILE with that certificate',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'give --ca FILE with the CA that signed it',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'give --ca FILE with the CA that signed it',
+  CERT_HAS_EXPIRED: "renew the collector's certificate",
+  CERT_NOT_YET_VALID: "check the clocks, or the certificate's start date",
+  ERR_TLS_CERT_ALTNAME_INVALID: "connect by a name the certificate lists, or add this name to the certificate's subjectAltName",
+};
+
+/** A connection error as an operator needs it: certificate problems named, with the fix. */
+export function linkErrorMessage(err: Error & { code?: string }): string {
+  const fix = err.code === undefined ? undefined : CERT_ERRORS[err.code];
+  return fix === undefined ? err.message : `TLS: the collector's certificate is not accepted (${err.code}: ${err.message}); ${fix}`;
 }
 
 /** Connection state, for logs and self-metrics. */
@@ -126,6 +145,7 @@ export class WsLink {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       handshakeTimeout: 10_000,
+      ...(this.#o.ca === undefined ? {} : { ca: this.#o.ca }),
     });
     this.#socket = socket;
     socket.on('open', () => {
@@ -158,7 +178,7 @@ export class WsLink {
       this.#fail(`collector refused the connection: HTTP ${res.statusCode} ${res.headers['x-stroom-error'] ?? ''}`.trim());
       socket.terminate();
     });
-    socket.on('error', (err) => this.#fail(err.message));
+    socket.on('error', (err) => this.#fail(linkErrorMessage(err)));
     socket.on('close', (code, reason) => {
       clearTimeout(this.#silenceTimer);
       if (this.#socket !== socket) return;

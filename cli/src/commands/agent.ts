@@ -16,6 +16,7 @@ interface AgentCliOptions {
   node: string;
   token?: string;
   tokenFile?: string;
+  ca?: string;
   gpu: GpuSourceName;
   jobs?: JobSourceName;
   rapl: boolean;
@@ -43,6 +44,18 @@ const line = (value: unknown): void => {
   process.stdout.write(JSON.stringify(value) + '\n');
 };
 
+/** Read `--ca`; errors name the file and what is wrong. */
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`--ca ${file}: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--ca ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
+  return pem;
+}
+
 /** The `agent` subcommand. */
 export function agentCommand(): Command {
   const d = AGENT_DEFAULTS;
@@ -52,6 +65,7 @@ export function agentCommand(): Command {
     .option('--node <name>', 'node name', hostname().split('.')[0] ?? 'node')
     .option('--token-file <file>', "file holding this node's bearer token")
     .addOption(new Option('--token <token>', "this node's bearer token (prefer --token-file)").env('STROOM_AGENT_TOKEN'))
+    .option('--ca <file>', "PEM CA certificate the collector's (https) certificate must chain to; its name is checked too (default: the system's CAs)")
     .addOption(new Option('--gpu <source>', 'GPU source: auto is NVML, else nvidia-smi').choices(GPU_SOURCES).default(d.gpu))
     .addOption(new Option('--jobs <source>', 'job source (default: simulated with --gpu simulated, else slurm)').choices(JOB_SOURCES))
     .option('--no-rapl', 'do not read RAPL CPU/DRAM energy')
@@ -108,6 +122,7 @@ export function agentCommand(): Command {
       }
       if (o.collector === undefined && !o.print) throw new Error('give --collector URL, or --print to write batches to stdout');
       const token = o.tokenFile !== undefined ? readFileSync(o.tokenFile, 'utf8').trim() : o.token;
+      const ca = o.ca === undefined ? undefined : readCa(o.ca);
       // The OpenTelemetry SDK is loaded only when metrics are asked for.
       const telemetry = o.metricsListen === undefined && o.otlp === undefined ? undefined : await (await import('@stroom/agent/telemetry')).AgentTelemetry.start({
         node: o.node,
@@ -119,6 +134,7 @@ export function agentCommand(): Command {
         log,
         ...(o.collector === undefined ? {} : { collectorUrl: o.collector }),
         ...(token === undefined ? {} : { token }),
+        ...(ca === undefined ? {} : { ca }),
         ...(o.print ? { onHello: line, onBatch: line } : {}),
         ...(telemetry === undefined ? {} : { telemetry }),
       }).catch(async (err: unknown) => {
