@@ -30,6 +30,7 @@ export function parseAck(text: string): { ok: true; value: Ack } | { ok: false; 
   if (m['v'] !== PROTOCOL_VERSION) return { ok: false, error: `v: expected ${PROTOCOL_VERSION}` };
   if (m['type'] !== 'ack') return { ok: false, error: 'type: expected "ack"' };
   const seq = m['seq'];
-  if (typeof seq !== 'number' || !Number.isInteger(seq) || seq <= 0) return { ok: false, error: 'seq: expected a positive integer' };
+  // Safe integers only, as the schema's `.int()`: 2^53 + 1 reads as 2^53, so an ack for it would drop the wrong batches.
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) return { ok: false, error: 'seq: expected a positive safe integer' };
   return { ok: true, value: { v: PROTOCOL_VERSION, type: 'ack', seq } };
 }
