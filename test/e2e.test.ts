@@ -138,6 +138,32 @@ describe('collector and two simulated agents over loopback', () => {
     const areaJ = (body.columns[1] ?? []).reduce<number>((sum, w) => sum + (w ?? 0) * body.step, 0);
     expect(areaJ).toBeCloseTo(job.energyJ.total, 3);
     expect((await getJson(`${collector.url}/api/v1/jobs/${job.id}/series?step=3s`)).status).toBe(400);
+
+    // Per GPU: one column per GPU the job held, named node/index, power within its limit.
+    const gpus = (await getJson<{ series: string[]; columns: Array<Array<number | null>> }>(`${collector.url}/api/v1/jobs/${job.id}/series?step=10s&by=gpu`)).body;
+    expect(gpus.series).toHaveLength(job.gpus);
+    expect(gpus.series.every((s) => /^gcn1\/[0-3]$/.test(s))).toBe(true);
+    const watts = gpus.columns.slice(1).flat().filter((w): w is number => w !== null);
+    expect(watts.length).toBeGreaterThan(0);
+    expect(watts.every((w) => w > 0 && w <= 700)).toBe(true);
+    const util = (await getJson<{ columns: Array<Array<number | null>> }>(`${collector.url}/api/v1/jobs/${job.id}/series?by=gpu&metric=util`)).body;
+    expect(util.columns.slice(1).flat().every((u) => u === null || (u >= 0 && u <= 1))).toBe(true);
+    expect((await getJson(`${collector.url}/api/v1/jobs/${job.id}/series?by=rack`)).status).toBe(400);
+    // A node's GPUs, all of them.
+    const node = (await getJson<{ series: string[] }>(`${collector.url}/api/v1/nodes/gcn1/series?metric=temp`)).body;
+    expect(node.series).toEqual(['gcn1/0', 'gcn1/1', 'gcn1/2', 'gcn1/3']);
+  });
+
+  it("reports each job's GPU-hours, mean utilisation and allocated-but-idle GPU-hours", async () => {
+    const jobs = (await getJson<{ jobs: JobSummary[] }>(`${collector.url}/api/v1/jobs?limit=1000`)).body.jobs;
+    const held = jobs.filter((j) => j.gpuHours > 0);
+    expect(held.length).toBeGreaterThan(0);
+    for (const j of held) {
+      expect(j.idleGpuHours).toBeLessThanOrEqual(j.gpuHours + 1e-9);
+      expect(j.meanGpuUtilRatio === null || (j.meanGpuUtilRatio >= 0 && j.meanGpuUtilRatio <= 1)).toBe(true);
+    }
+    // The simulated jobs train (high utilisation), so some mean is well above idle.
+    expect(held.some((j) => (j.meanGpuUtilRatio ?? 0) > 0.3)).toBe(true);
   });
 
   it('sums energy per account, equal to the sum of its jobs', async () => {

@@ -56,8 +56,13 @@ export interface CollectorOptions {
   readonly influx?: { readonly url: string; readonly database: string; readonly seriesRetention?: string };
   /** Footprint factors (default: `DEFAULT_FACTORS`, each with its source). */
   readonly factors?: FootprintFactors;
-  /** How long raw energy series are kept, days (default 30); the books are kept for good. */
+  /**
+   * How long raw series (10 s energy and GPU gauge buckets) are kept, days (default 7); older
+   * ones are rolled up into 1-minute buckets. The books are kept for good.
+   */
   readonly seriesRetentionDays?: number;
+  /** How long the 1-minute roll-ups are kept, days (default 400: a year of charts and more). */
+  readonly rollupRetentionDays?: number;
   /** Modelled base power per node in W (fans, NICs, disks), by node name (default 0). */
   readonly basePowerW?: (node: string) => number;
   /** OTLP/HTTP endpoint to push metrics to as well as serving `/metrics`. */
@@ -108,8 +113,6 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     onCommit: (effects) => {
       for (const { effect, batch, previousTs } of effects) {
         cluster.counted(effect, batch.samples, previousTs, batch.sources);
-        // Raw per-GPU samples at full rate go to InfluxDB only; SQLite keeps the energy series.
-        influx?.writeSamples(batch.node, batch.samples);
       }
       telemetry.committed(effects.map((e) => e.batch));
     },
@@ -118,10 +121,12 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const agents = new AgentServer({ tokens: gate.nodeTokens, committer, ...(o.limits?.agentFramesPerS === undefined ? {} : { framesPerS: o.limits.agentFramesPerS }), ...(o.limits?.agentFrameBurst === undefined ? {} : { frameBurst: o.limits.agentFrameBurst }), cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
   const live = new LiveServer({ source: picture, log: o.log, mayWatch: (p, topic) => gate.mayWatch(p, topic), ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
   telemetry.observe({ cluster, store, summary: () => picture.summary(), committer, agents, live });
-  const retentionMs = (o.seriesRetentionDays ?? 30) * 86_400_000;
+  const retentionMs = (o.seriesRetentionDays ?? 7) * 86_400_000;
+  const rollupRetentionMs = (o.rollupRetentionDays ?? 400) * 86_400_000;
   const prune = setInterval(() => {
     try {
       store.pruneSeries(Date.now() - retentionMs);
+      store.pruneRollups(Date.now() - rollupRetentionMs);
     } catch (err) {
       o.log.error({ err }, 'pruning old series failed');
     }
@@ -168,9 +173,9 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
       committer.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      gate.close();
       // After the last commit, so a final OTLP push carries the final counters.
       await telemetry.close();
-      gate.close();
       if (influx !== undefined) {
         try {
           await influx.flush();

@@ -19,7 +19,9 @@ import type { HourEnergy } from '../accounting/footprint.js';
 import type { FootprintFactors } from '../accounting/factors.js';
 import type { ClusterState } from '../live/cluster-state.js';
 import { SERIES_BUCKET_MS } from '../store/embedded-store.js';
-import { parseStepMs, seriesColumns } from './series.js';
+import { gpuSeriesColumns, parseStepMs, seriesColumns } from './series.js';
+import type { GpuColumn, GpuMetric } from './series.js';
+import { InfluxStore } from '../store/influx-store.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
 
@@ -289,6 +291,12 @@ function authorize(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, pat
   return auth.principal;
 }
 
+function gpuMetric(url: URL): GpuMetric {
+  const metric = url.searchParams.get('metric') ?? 'power';
+  if (metric !== 'power' && metric !== 'util' && metric !== 'temp') throw new HttpError(400, `query parameter metric: expected power, util or temp, got "${metric}"`);
+  return metric;
+}
+
 /** Handle one HTTP request. */
 export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://collector');
@@ -339,7 +347,39 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
       if ((toTs - fromTs) / stepMs > 100_000) throw new HttpError(400, `query parameter step: ${stepMs / 1000}s over this period gives more than 100 000 points; use a coarser step`);
       // Buckets start on the step grid, before the job's own start.
       const gridFrom = Math.floor(fromTs / stepMs) * stepMs;
-      return send(res, 200, seriesColumns(deps.store.jobSeries(id, gridFrom, toTs), gridFrom, toTs, stepMs));
+      const by = url.searchParams.get('by') ?? 'node';
+      if (by === 'gpu') {
+        const columns: GpuColumn[] = [];
+        const inventory = deps.store.nodes();
+        for (const [node, uuids] of deps.store.jobGpus(id)) {
+          const index = new Map((inventory.get(node)?.inventory.gpus ?? []).map((g) => [g.uuid, g.index]));
+          for (const uuid of uuids) columns.push({ node, uuid, label: `${node}/${index.get(uuid) ?? uuid}` });
+        }
+        const buckets = (await Promise.all([...new Set(columns.map((c) => c.node))].map((node) => deps.store.gpuSeries(node, gridFrom, toTs)))).flat();
+        return send(res, 200, gpuSeriesColumns(buckets, columns, gpuMetric(url), gridFrom, toTs, stepMs));
+      }
+      if (by !== 'node') throw new HttpError(400, `query parameter by: expected node or gpu, got "${by}"`);
+      // InfluxDB holds the whole retention; the store's own answer is its in-memory window.
+      const points = deps.store instanceof InfluxStore ? await deps.store.queryJobSeries(id, gridFrom, toTs) : deps.store.jobSeries(id, gridFrom, toTs);
+      return send(res, 200, seriesColumns(points, gridFrom, toTs, stepMs));
+    }
+    const nodeSeries = /^\/api\/v1\/nodes\/([^/]+)\/series$/.exec(path);
+    if (nodeSeries !== null) {
+      const name = decodeURIComponent(nodeSeries[1] ?? '');
+      const hello = deps.store.nodes().get(name);
+      if (hello === undefined) throw new HttpError(404, `node ${name} not found`);
+      let stepMs: number;
+      try {
+        stepMs = parseStepMs(url.searchParams.get('step') ?? '10s', SERIES_BUCKET_MS);
+      } catch (err) {
+        throw new HttpError(400, `query parameter ${(err as Error).message}`);
+      }
+      const toTs = timeParam(url, 'to') ?? Date.now() + 1;
+      const fromTs = timeParam(url, 'from') ?? toTs - 3_600_000;
+      if ((toTs - fromTs) / stepMs > 100_000) throw new HttpError(400, `query parameter step: ${stepMs / 1000}s over this period gives more than 100 000 points; use a coarser step`);
+      const gridFrom = Math.floor(fromTs / stepMs) * stepMs;
+      const columns = hello.inventory.gpus.map((g) => ({ node: name, uuid: g.uuid, label: `${name}/${g.index}` }));
+      return send(res, 200, gpuSeriesColumns(await deps.store.gpuSeries(name, gridFrom, toTs), columns, gpuMetric(url), gridFrom, toTs, stepMs));
     }
     if (path === '/api/v1/accounts') {
       const toTs = timeParam(url, 'to') ?? Date.now() + 1;

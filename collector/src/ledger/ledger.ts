@@ -105,9 +105,9 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
     // The agent's job and idle counters carry the same glitch: drop the whole interval so
     // jobs + idle = node still holds, and continue from the new values.
     const none = { gpuMj: 0, cpuMj: 0, otherMj: 0 };
-    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), gpuSeconds, gpuUse, jobs: batch.jobs } };
+    return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj: none, idleMj: none, jobsMj: new Map(), gpuSeconds, gpuUse, samples: batch.samples, jobs: batch.jobs } };
   }
-  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, gpuSeconds, gpuUse, jobs: batch.jobs } };
+  return { kind: 'counted', resets, glitches, effect: { node: batch.node, ts: batch.ts, ledger, nodeMj, idleMj, jobsMj, gpuSeconds, gpuUse, samples: batch.samples, jobs: batch.jobs } };
 }
 
 /**

@@ -1,13 +1,16 @@
 /**
  * The embedded store: SQLite (better-sqlite3) in WAL mode under the data directory. Is: the
  * books (ledger state, jobs, per-job and per-node-hour energy), durable across `kill -9`
- * because a batch is acked only after its transaction commits. Is not: a raw time-series
- * store (that is InfluxDB's job at scale).
+ * because a batch is acked only after its transaction commits; and the series charts need:
+ * 10 s buckets of job, node and per-GPU figures for a retention, then 1-minute roll-ups.
+ * Is not: a store of every raw sample (InfluxDB keeps those at full rate).
  */
 import Database from 'better-sqlite3';
 import type { Hello } from '@stroom/protocol';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { addSample, decodeGpuBucket, emptyGpuBucket, encodeGpuBucket, mergeGpuBucket } from './gpu-buckets.js';
+import type { GpuBucket } from './gpu-buckets.js';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
@@ -16,6 +19,8 @@ const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
 export const SERIES_BUCKET_MS = 10_000;
 /** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
 const SCHEMA_VERSION = 3;
+/** Width of the roll-up buckets the raw series become after their retention, ms. */
+export const ROLLUP_BUCKET_MS = 60_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -63,6 +68,25 @@ CREATE TABLE IF NOT EXISTS node_series (
   PRIMARY KEY (node, bucket_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_series_bucket ON node_series (bucket_ts);
+CREATE TABLE IF NOT EXISTS gpu_series (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gpu_series_bucket ON gpu_series (bucket_ts);
+CREATE TABLE IF NOT EXISTS job_series_1m (
+  job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (job_id, node, bucket_ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_series_1m (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_series_1m_bucket ON node_series_1m (bucket_ts);
+CREATE TABLE IF NOT EXISTS gpu_series_1m (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gpu_series_1m_bucket ON gpu_series_1m (bucket_ts);
 `;
 
 interface JobRow {
@@ -124,6 +148,8 @@ export class EmbeddedStore implements Store {
   readonly #nodeMaps = new Map<string, string>();
   /** Job ids known to have a row, so energy needs no placeholder insert. */
   readonly #knownJobs = new Set<string>();
+  /** Each node's GPU gauge bucket being filled (see `#addGauges`). */
+  readonly #openGpu = new Map<string, GpuBucket>();
 
   /** Open (and create) `stroom.db` in `dataDir`; `:memory:` for a throwaway store. */
   constructor(dataDir: string) {
@@ -178,10 +204,32 @@ export class EmbeddedStore implements Store {
         ON CONFLICT (job_id, node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
       nodeSeries: db.prepare(`INSERT INTO node_series (node, bucket_ts, energy_mj) VALUES (?, ?, ?)
         ON CONFLICT (node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
-      jobSeriesGet: db.prepare<[string, number, number], { node: string; bucket_ts: number; energy_mj: number }>(
-        'SELECT node, bucket_ts, energy_mj FROM job_series WHERE job_id = ? AND bucket_ts >= ? AND bucket_ts < ? ORDER BY bucket_ts'),
+      jobSeriesGet: db.prepare<[string, number, number, string, number, number], { node: string; bucket_ts: number; energy_mj: number; bucket_ms: number }>(
+        `SELECT node, bucket_ts, energy_mj, ${ROLLUP_BUCKET_MS} AS bucket_ms FROM job_series_1m WHERE job_id = ? AND bucket_ts >= ? AND bucket_ts < ?
+         UNION ALL SELECT node, bucket_ts, energy_mj, ${SERIES_BUCKET_MS} AS bucket_ms FROM job_series WHERE job_id = ? AND bucket_ts >= ? AND bucket_ts < ?
+         ORDER BY bucket_ts, node, bucket_ms DESC`),
+      rollJobSeries: db.prepare(`INSERT INTO job_series_1m (job_id, node, bucket_ts, energy_mj)
+        SELECT job_id, node, (bucket_ts / ${ROLLUP_BUCKET_MS}) * ${ROLLUP_BUCKET_MS} AS m, sum(energy_mj) FROM job_series WHERE bucket_ts < ? GROUP BY job_id, node, m
+        ON CONFLICT (job_id, node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
+      rollNodeSeries: db.prepare(`INSERT INTO node_series_1m (node, bucket_ts, energy_mj)
+        SELECT node, (bucket_ts / ${ROLLUP_BUCKET_MS}) * ${ROLLUP_BUCKET_MS} AS m, sum(energy_mj) FROM node_series WHERE bucket_ts < ? GROUP BY node, m
+        ON CONFLICT (node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
       pruneJobSeries: db.prepare('DELETE FROM job_series WHERE bucket_ts < ?'),
       pruneNodeSeries: db.prepare('DELETE FROM node_series WHERE bucket_ts < ?'),
+      pruneGpuSeries: db.prepare('DELETE FROM gpu_series WHERE bucket_ts < ?'),
+      oldGpuSeries: db.prepare<[number], { node: string; bucket_ts: number; data: string }>('SELECT node, bucket_ts, data FROM gpu_series WHERE bucket_ts < ?'),
+      pruneJobRollups: db.prepare('DELETE FROM job_series_1m WHERE bucket_ts < ?'),
+      pruneNodeRollups: db.prepare('DELETE FROM node_series_1m WHERE bucket_ts < ?'),
+      pruneGpuRollups: db.prepare('DELETE FROM gpu_series_1m WHERE bucket_ts < ?'),
+      gpuBucketGet: db.prepare<[string, number], { data: string }>('SELECT data FROM gpu_series WHERE node = ? AND bucket_ts = ?'),
+      gpuBucketPut: db.prepare('INSERT INTO gpu_series (node, bucket_ts, data) VALUES (?, ?, ?) ON CONFLICT (node, bucket_ts) DO UPDATE SET data = excluded.data'),
+      gpuRollupGet: db.prepare<[string, number], { data: string }>('SELECT data FROM gpu_series_1m WHERE node = ? AND bucket_ts = ?'),
+      gpuRollupPut: db.prepare('INSERT INTO gpu_series_1m (node, bucket_ts, data) VALUES (?, ?, ?) ON CONFLICT (node, bucket_ts) DO UPDATE SET data = excluded.data'),
+      gpuSeriesGet: db.prepare<[string, number, number, string, number, number], { bucket_ts: number; data: string; bucket_ms: number }>(
+        `SELECT bucket_ts, data, ${ROLLUP_BUCKET_MS} AS bucket_ms FROM gpu_series_1m WHERE node = ? AND bucket_ts >= ? AND bucket_ts < ?
+         UNION ALL SELECT bucket_ts, data, ${SERIES_BUCKET_MS} AS bucket_ms FROM gpu_series WHERE node = ? AND bucket_ts >= ? AND bucket_ts < ?
+         ORDER BY bucket_ts`),
+      jobGpusGet: db.prepare<[string], { node: string; gpu_uuids: string | null }>('SELECT node, gpu_uuids FROM job_nodes WHERE job_id = ? ORDER BY node'),
       nodePut: db.prepare('INSERT INTO nodes (name, hello, ts) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hello = excluded.hello, ts = excluded.ts'),
       nodesAll: db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes ORDER BY name'),
       clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
@@ -231,7 +279,10 @@ export class EmbeddedStore implements Store {
     const maps = new Map<string, string>();
     const jobs = new Set<string>();
     this.#db.transaction(() => {
-      for (const e of effects) this.#apply(e, maps, jobs);
+      for (const e of effects) {
+        this.#apply(e, maps, jobs);
+        this.#addGauges(e);
+      }
     })();
     // Only what committed goes into the caches; a failed transaction leaves them as they were.
     for (const [node, sig] of maps) this.#nodeMaps.set(node, sig);
@@ -290,6 +341,40 @@ export class EmbeddedStore implements Store {
     if (nodeMj > 0) s.nodeSeries.run(e.node, bucketTs, nodeMj);
   }
 
+  /**
+   * Gauges go into the node's open bucket in memory; a bucket is written once, when the
+   * node's samples move past it. What a crash loses is the open bucket of each node's GPU
+   * chart — never energy, which is in the books. A sample for an older bucket (a replay from
+   * an agent's spool) is merged into its stored row.
+   */
+  #addGauges(e: BatchEffect): void {
+    for (const sample of e.samples) {
+      if (sample.gpus.length === 0) continue;
+      const bucketTs = Math.floor(sample.ts / SERIES_BUCKET_MS) * SERIES_BUCKET_MS;
+      let open = this.#openGpu.get(e.node);
+      if (open === undefined || bucketTs > open.bucketTs) {
+        if (open !== undefined) this.#writeGpuBucket(open);
+        open = emptyGpuBucket(e.node, bucketTs, SERIES_BUCKET_MS);
+        this.#openGpu.set(e.node, open);
+      }
+      if (bucketTs === open.bucketTs) {
+        addSample(open, sample);
+      } else {
+        const late = emptyGpuBucket(e.node, bucketTs, SERIES_BUCKET_MS);
+        addSample(late, sample);
+        this.#writeGpuBucket(late);
+      }
+    }
+  }
+
+  /** Merge a bucket into its stored row. */
+  #writeGpuBucket(b: GpuBucket): void {
+    const stored = this.#stmt.gpuBucketGet.get(b.node, b.bucketTs);
+    const into = stored === undefined ? b : decodeGpuBucket(b.node, b.bucketTs, b.bucketMs, stored.data);
+    if (into !== b) mergeGpuBucket(into, b);
+    this.#stmt.gpuBucketPut.run(b.node, b.bucketTs, encodeGpuBucket(into));
+  }
+
   endJob(id: string, node: string, endTs: number): boolean {
     const s = this.#stmt;
     return this.#db.transaction(() => {
@@ -306,11 +391,58 @@ export class EmbeddedStore implements Store {
   }
 
   jobSeries(id: string, fromTs: number, toTs: number): SeriesPoint[] {
-    return this.#stmt.jobSeriesGet.all(id, fromTs, toTs).map((r) => ({ node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj }));
+    return this.#stmt.jobSeriesGet.all(id, fromTs, toTs, id, fromTs, toTs).map((r) =>
+      r.bucket_ms === SERIES_BUCKET_MS ? { node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj } : { node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj, bucketMs: r.bucket_ms });
   }
 
   pruneSeries(beforeTs: number): number {
-    return this.#db.transaction(() => this.#stmt.pruneJobSeries.run(beforeTs).changes + this.#stmt.pruneNodeSeries.run(beforeTs).changes)();
+    // Only whole minutes are rolled up, so a roll-up bucket is written once and never half.
+    const edge = Math.floor(beforeTs / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
+    const s = this.#stmt;
+    return this.#db.transaction(() => {
+      s.rollJobSeries.run(edge);
+      s.rollNodeSeries.run(edge);
+      const minutes = new Map<string, GpuBucket>();
+      for (const r of s.oldGpuSeries.iterate(edge)) {
+        const minuteTs = Math.floor(r.bucket_ts / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;
+        const key = `${r.node}\u0000${minuteTs}`;
+        let m = minutes.get(key);
+        if (m === undefined) minutes.set(key, (m = emptyGpuBucket(r.node, minuteTs, ROLLUP_BUCKET_MS)));
+        mergeGpuBucket(m, decodeGpuBucket(r.node, r.bucket_ts, SERIES_BUCKET_MS, r.data));
+      }
+      for (const m of minutes.values()) {
+        const stored = s.gpuRollupGet.get(m.node, m.bucketTs);
+        if (stored !== undefined) mergeGpuBucket(m, decodeGpuBucket(m.node, m.bucketTs, ROLLUP_BUCKET_MS, stored.data));
+        s.gpuRollupPut.run(m.node, m.bucketTs, encodeGpuBucket(m));
+      }
+      return s.pruneJobSeries.run(edge).changes + s.pruneNodeSeries.run(edge).changes + s.pruneGpuSeries.run(edge).changes;
+    })();
+  }
+
+  pruneRollups(beforeTs: number): number {
+    const s = this.#stmt;
+    return this.#db.transaction(() => s.pruneJobRollups.run(beforeTs).changes + s.pruneNodeRollups.run(beforeTs).changes + s.pruneGpuRollups.run(beforeTs).changes)();
+  }
+
+  async gpuSeries(node: string, fromTs: number, toTs: number): Promise<GpuBucket[]> {
+    const out = this.#stmt.gpuSeriesGet.all(node, fromTs, toTs, node, fromTs, toTs).map((r) => decodeGpuBucket(node, r.bucket_ts, r.bucket_ms, r.data));
+    const open = this.#openGpu.get(node);
+    if (open !== undefined && open.bucketTs >= fromTs && open.bucketTs < toTs) {
+      // The open bucket may also have a stored part (a late sample was merged into its row).
+      const stored = out.find((b) => b.bucketTs === open.bucketTs && b.bucketMs === SERIES_BUCKET_MS);
+      if (stored === undefined) {
+        const copy = emptyGpuBucket(node, open.bucketTs, SERIES_BUCKET_MS);
+        mergeGpuBucket(copy, open);
+        out.push(copy);
+      } else {
+        mergeGpuBucket(stored, open);
+      }
+    }
+    return out;
+  }
+
+  jobGpus(id: string): Map<string, string[]> {
+    return new Map(this.#stmt.jobGpusGet.all(id).map((r) => [r.node, r.gpu_uuids === null || r.gpu_uuids === '' ? [] : r.gpu_uuids.split(',')]));
   }
 
   putNode(hello: Hello): void {
@@ -368,6 +500,12 @@ export class EmbeddedStore implements Store {
   }
 
   close(): void {
+    if (this.#db.open) {
+      this.#db.transaction(() => {
+        for (const b of this.#openGpu.values()) this.#writeGpuBucket(b);
+      })();
+      this.#openGpu.clear();
+    }
     this.#db.close();
   }
 }

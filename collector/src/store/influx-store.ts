@@ -70,7 +70,7 @@ import { InfluxDB, escape } from 'influx';
 import type { IPoint } from 'influx';
 import type { Hello, JobState, Sample } from '@stroom/protocol';
 import type { Logger } from 'pino';
-import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
+import type { BatchEffect, GpuBucket, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
 /** Width of a job series bucket, ms (the same as EmbeddedStore's SERIES_BUCKET_MS). */
@@ -487,7 +487,10 @@ export class InfluxStore implements Store {
     this.#closedCheck();
     // Nothing below throws on valid effects, so the mirror takes a commit whole, like the
     // SQLite transaction; the write to InfluxDB follows (see the durability note above).
-    for (const e of effects) this.#apply(e);
+    for (const e of effects) {
+      this.#apply(e);
+      this.writeSamples(e.node, e.samples);
+    }
     this.#evictSeries();
     this.#schedule();
   }
@@ -776,6 +779,49 @@ export class InfluxStore implements Store {
     return removed;
   }
 
+  /**
+   * InfluxDB keeps the raw series at full rate for the `series` retention policy and rolls
+   * them up at query time (`GROUP BY time(...)`): there are no stored roll-ups to prune.
+   */
+  pruneRollups(_beforeTs: number): number {
+    this.#closedCheck();
+    return 0;
+  }
+
+  /**
+   * A node's per-GPU gauges in 10 s buckets from the raw `gpu` points (sums and counts, so
+   * they merge like the SQLite store's). Writes what is pending first.
+   */
+  async gpuSeries(node: string, fromTs: number, toTs: number): Promise<GpuBucket[]> {
+    await this.flush();
+    const from = Math.max(0, Math.ceil(fromTs / SERIES_BUCKET_MS) * SERIES_BUCKET_MS);
+    const to = Math.min(MAX_INFLUX_MS, Math.ceil(toTs / SERIES_BUCKET_MS) * SERIES_BUCKET_MS);
+    if (!(from < to)) return [];
+    const rows = await this.#influx.query<{ gpu: string; ps: number | null; pn: number | null; us: number | null; un: number | null; t: number | null }>(
+      `SELECT sum("power_w") AS "ps", count("power_w") AS "pn", sum("util_ratio") AS "us", count("util_ratio") AS "un", max("temp_c") AS "t"
+       FROM "${SERIES_RP}"."gpu" WHERE "node" = ${escape.stringLit(node)} AND time >= ${from}ms AND time < ${to}ms GROUP BY time(10s), "gpu" fill(none)`,
+      { database: this.#database, precision: 'ms' });
+    const buckets = new Map<number, GpuBucket>();
+    for (const r of rows) {
+      const ts = r.time.getTime();
+      let b = buckets.get(ts);
+      if (b === undefined) buckets.set(ts, (b = { node, bucketTs: ts, bucketMs: SERIES_BUCKET_MS, uuids: [], powerSumW: [], powerN: [], utilSum: [], utilN: [], tempMaxC: [] }));
+      b.uuids.push(r.gpu);
+      b.powerSumW.push(r.ps ?? 0);
+      b.powerN.push(r.pn ?? 0);
+      b.utilSum.push(r.us ?? 0);
+      b.utilN.push(r.un ?? 0);
+      b.tempMaxC.push(r.t ?? null);
+    }
+    return [...buckets.values()].sort((a, b) => a.bucketTs - b.bucketTs);
+  }
+
+  jobGpus(id: string): Map<string, string[]> {
+    const job = this.#jobs.get(id);
+    if (job === undefined) return new Map();
+    return new Map([...job.nodes.values()].sort((a, b) => compareCodePoints(a.node, b.node)).map((r) => [r.node, r.gpuUuids === '' ? [] : r.gpuUuids.split(',')]));
+  }
+
   putNode(hello: Hello): void {
     this.#closedCheck();
     let row = this.#nodes.get(hello.node);
@@ -876,8 +922,7 @@ export class InfluxStore implements Store {
   /**
    * Queue one batch's raw GPU samples as `gpu` points (tags node and GPU UUID only, never job
    * ids; fields as the agent sent them, W, °C, ratio 0..1, bytes, MHz) at full rate into the
-   * `series` RP. Not part of `Store`: the collector calls it beside `commit()` when it runs
-   * this store. Returns the points queued.
+   * `series` RP. `commit()` calls it with each effect's samples. Returns the points queued.
    */
   writeSamples(node: string, samples: readonly Sample[]): number {
     this.#closedCheck();

@@ -2,7 +2,10 @@
  * The collector's books. One interface, so the embedded SQLite store and (later) InfluxDB
  * run the same contract tests. Energies are integer millijoules; times ms since the epoch.
  */
-import type { Hello, JobAllocation, JobState } from '@stroom/protocol';
+import type { Hello, JobAllocation, JobState, Sample } from '@stroom/protocol';
+import type { GpuBucket } from './gpu-buckets.js';
+
+export type { GpuBucket } from './gpu-buckets.js';
 
 /** Energy split of one delta or total, in mJ. `otherMj` is modelled (base power), not measured. */
 export interface SplitMj {
@@ -34,6 +37,8 @@ export interface BatchEffect {
   readonly gpuSeconds: ReadonlyMap<string, number>;
   /** How busy each job's GPUs were in this interval (only jobs whose GPUs reported utilisation). */
   readonly gpuUse: ReadonlyMap<string, GpuUse>;
+  /** The batch's gauge samples, for the per-GPU series. */
+  readonly samples: readonly Sample[];
   /** The node's job map at `ts`; jobs on the node before and missing now have ended there. */
   readonly jobs: readonly JobAllocation[];
 }
@@ -97,6 +102,8 @@ export interface SeriesPoint {
   readonly node: string;
   readonly bucketTs: number;
   readonly energyMj: number;
+  /** Width of the bucket, ms: the raw 10 s, or 60 s once rolled up; absent means 10 s. */
+  readonly bucketMs?: number;
 }
 
 /** A job's energy in one UTC hour on one node, for footprint by the hour. */
@@ -118,8 +125,17 @@ export interface Store {
   job(id: string): JobRecord | undefined;
   /** A job's energy per node in stored buckets within [fromTs, toTs). */
   jobSeries(id: string, fromTs: number, toTs: number): SeriesPoint[];
-  /** Drop raw series older than `beforeTs` (retention); the books stay. Returns rows removed. */
+  /**
+   * Raw-series retention: roll the 10 s series older than `beforeTs` up into 1-minute buckets
+   * and drop them; the books stay. Returns raw rows removed.
+   */
   pruneSeries(beforeTs: number): number;
+  /** Roll-up retention: drop 1-minute buckets older than `beforeTs`. Returns rows removed. */
+  pruneRollups(beforeTs: number): number;
+  /** A node's per-GPU gauges in stored buckets starting in [fromTs, toTs), oldest first. */
+  gpuSeries(node: string, fromTs: number, toTs: number): Promise<GpuBucket[]>;
+  /** The GPUs (UUIDs) a job was last given on each of its nodes. */
+  jobGpus(id: string): Map<string, string[]>;
   /** Remember a node's latest Hello (inventory, sources). */
   putNode(hello: Hello): void;
   /** Every node's latest Hello, by name. */

@@ -120,7 +120,7 @@ describe('POST /api/v1/jobs/{id}/end', () => {
     collector = await startCollector({ host: '127.0.0.1', port: 0, dataDir: ':memory:', tokens: new AgentTokens([['n1', TOKEN]]), log });
     collector.store.commit([{
       node: 'n1', ts: 1_764_496_801_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 1, lastTs: 1_764_496_801_000, counters: {} },
-      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(), gpuUse: new Map(),
+      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(), gpuUse: new Map(), samples: [],
       jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
     }]);
   });
@@ -143,7 +143,7 @@ describe('POST /api/v1/jobs/{id}/end', () => {
   it('does not bring an ended job back when an older batch arrives late', () => {
     collector.store.commit([{
       node: 'n1', ts: 1_764_496_804_000, ledger: { node: 'n1', epoch: 'e1', lastSeq: 2, lastTs: 1_764_496_804_000, counters: {} },
-      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(), gpuUse: new Map(),
+      nodeMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, idleMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, jobsMj: new Map(), gpuSeconds: new Map(), gpuUse: new Map(), samples: [],
       jobs: [{ id: '99', user: 'u', account: 'a', startTs: 1_764_496_800_000, gpus: ['GPU-x'], cpuCores: 1 }],
     }]);
     expect(collector.store.job('99')?.state).toBe('completed');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
 import { T0, alloc, booksSnapshot, describeStore, effect } from './store.contract.js';
 
-describeStore('EmbeddedStore', () => new EmbeddedStore(':memory:'));
+describeStore('EmbeddedStore', () => new EmbeddedStore(':memory:'), undefined, { rollsUpSeries: true });
 
 // What only SQLite has: a file, WAL, a schema version and its migration, row counts on prune.
 describe('EmbeddedStore (SQLite only)', () => {
@@ -77,17 +77,13 @@ describe('EmbeddedStore (SQLite only)', () => {
     raw.close();
   });
 
-  it('counts the job and node series rows a prune removes', () => {
-    const store = new EmbeddedStore(':memory:');
-    const jobs = [alloc('s', ['g0'])];
-    store.commit([
-      effect({ node: 'n1', ts: T0 + 1000, jobs, jobsMj: { s: 100 }, idleMj: 1 }),
-      effect({ node: 'n1', ts: T0 + 11_000, seq: 2, jobs, jobsMj: { s: 100 } }),
-      effect({ node: 'n2', ts: T0 + 1000, idleMj: 5 }),
-    ]);
-    // Before T0 + 10 s: n1's job bucket, n1's and n2's node buckets.
-    expect(store.pruneSeries(T0 + 10_000)).toBe(3);
-    expect(store.pruneSeries(T0 + 20_000)).toBe(2);
+  it('writes each node\'s open GPU bucket at close, so a clean stop keeps the whole chart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stroom-gpu-'));
+    const store = new EmbeddedStore(dir);
+    store.commit([effect({ node: 'n1', ts: T0 + 1000, samples: [{ ts: T0 + 1000, cpus: [], gpus: [{ uuid: 'g0', powerW: 123 }] }] })]);
     store.close();
+    const again = new EmbeddedStore(dir);
+    expect((await again.gpuSeries('n1', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.powerSumW)).toEqual([[123]]);
+    again.close();
   });
 });

@@ -314,10 +314,10 @@ if (!up && process.env.CI === 'true') {
       const again = await InfluxStore.open(options(db, { seriesWindowMs: 60_000 }));
       expect(again.jobSeries('w', 0, Number.MAX_SAFE_INTEGER)).toEqual(store.jobSeries('w', 0, Number.MAX_SAFE_INTEGER));
       again.close();
-      // And pruning agrees with SQLite's, also at an edge that is not a bucket's.
+      // And pruning drops the 10 s buckets that start before the edge, also at an edge that is
+      // not a bucket's (SQLite would roll them up into minutes; InfluxDB has no roll-ups).
       store.pruneSeries(T0 + 100_001);
-      sqlite.pruneSeries(T0 + 100_001);
-      expect(await store.queryJobSeries('w', 0, Number.MAX_SAFE_INTEGER)).toEqual(sqlite.jobSeries('w', 0, Number.MAX_SAFE_INTEGER));
+      expect(await store.queryJobSeries('w', 0, Number.MAX_SAFE_INTEGER)).toEqual(all.filter((p) => p.bucketTs >= T0 + 110_000));
       sqlite.close();
       store.close();
     });
@@ -372,6 +372,8 @@ if (!up && process.env.CI === 'true') {
       expect(store.job('7')).toEqual({
         id: '7', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'completed',
         startTs: T0, endTs: T0 + 11_000, nodes, gpus: 4, energyMj: { gpuMj: 4 * 10 * 800, cpuMj: 0, otherMj: 0 },
+        // And its GPU time: 1 GPU on each of 4 nodes for the same 10 s.
+        gpuSeconds: 40, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 },
       });
       expect(store.jobHours('7').reduce((a, h) => a + h.gpuSeconds, 0)).toBe(4 * 10);
       expect(store.nodeBalance(0, Number.MAX_SAFE_INTEGER)).toEqual(nodes.map((node) => ({ node, deviceMj: 11_000, otherMj: 0, jobsMj: 8000, idleMj: 3000 })));
@@ -397,6 +399,7 @@ if (!up && process.env.CI === 'true') {
       expect(store.job('5')).toEqual({
         id: '5', user: 'u.devries', account: 'surf-llm', name: null, partition: null, state: 'completed',
         startTs: T0, endTs: T0 + 2000, nodes: ['n1'], gpus: 1, energyMj: { gpuMj: 15, cpuMj: 0, otherMj: 0 },
+        gpuSeconds: 0, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 },
       });
       // ... and writes the repaired row.
       await store.flush();

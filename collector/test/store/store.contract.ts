@@ -5,8 +5,8 @@
  * Energies are mJ, times ms since the epoch (UTC).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Hello, JobAllocation } from '@stroom/protocol';
-import type { BatchEffect, GpuUse, JobRecord, SplitMj, Store } from '../../src/store/store.js';
+import type { Hello, JobAllocation, Sample } from '@stroom/protocol';
+import type { BatchEffect, GpuBucket, GpuUse, JobRecord, SplitMj, Store } from '../../src/store/store.js';
 
 const NO_USE: GpuUse = { utilS: 0, utilKnownS: 0, idleS: 0 };
 
@@ -37,6 +37,7 @@ export interface EffectSpec {
   readonly jobsMj?: Record<string, Mj>;
   readonly gpuSeconds?: Record<string, number>;
   readonly gpuUse?: Record<string, GpuUse>;
+  readonly samples?: Sample[];
   readonly idleMj?: Mj;
   readonly counters?: Record<string, number>;
 }
@@ -56,6 +57,7 @@ export function effect(s: EffectSpec): BatchEffect {
     jobsMj,
     gpuSeconds: new Map(Object.entries(s.gpuSeconds ?? {})),
     gpuUse: new Map(Object.entries(s.gpuUse ?? {})),
+    samples: s.samples ?? [],
     jobs: s.jobs ?? [],
   };
 }
@@ -95,7 +97,13 @@ export function booksSnapshot(store: Store): unknown {
  * Run the contract against a store. `make` gives a fresh, empty store per test; `cleanup`
  * gets it after each test (close it, and check or drop what it wrote).
  */
-export function describeStore(name: string, make: () => Promise<Store> | Store, cleanup?: (store: Store) => Promise<void> | void): void {
+export function describeStore(
+  name: string,
+  make: () => Promise<Store> | Store,
+  cleanup?: (store: Store) => Promise<void> | void,
+  /** The store keeps 1-minute roll-ups of what raw-series retention drops (SQLite); InfluxDB rolls up at query time. */
+  options: { readonly rollsUpSeries?: boolean } = {},
+): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -486,7 +494,68 @@ export function describeStore(name: string, make: () => Promise<Store> | Store, 
         expect(store.jobSeries('nope', 0, MAX)).toEqual([]);
       });
 
-      it('prunes series before a time and keeps the books', () => {
+      it.runIf(options.rollsUpSeries === true)('rolls raw series older than the retention up into whole minutes, then drops the roll-ups at theirs', () => {
+        seriesData();
+        const before = { job: store.job('s'), hours: store.jobHours('s'), balance: store.nodeBalance(0, MAX), cluster: store.clusterEnergyMj(0, MAX) };
+        // Only whole minutes roll up: a retention edge inside the first minute moves nothing.
+        expect(store.pruneSeries(T0 + 59_000)).toBe(0);
+        // n1's job buckets T0, +10 s, +20 s and n2's T0; node buckets n1 x3, n2 x2.
+        expect(store.pruneSeries(T0 + 61_000)).toBe(4 + 5);
+        expect(store.jobSeries('s', 0, MAX)).toEqual([
+          { node: 'n1', bucketTs: T0, energyMj: 311 + 300 + 7, bucketMs: 60_000 },
+          { node: 'n2', bucketTs: T0, energyMj: 50, bucketMs: 60_000 },
+        ]);
+        expect({ job: store.job('s'), hours: store.jobHours('s'), balance: store.nodeBalance(0, MAX), cluster: store.clusterEnergyMj(0, MAX) }).toEqual(before);
+        // A late batch for a rolled-up minute lands raw, and rolls into the same minute later.
+        store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 5, jobs: [alloc('s', ['g0'])], jobsMj: { s: 5 } })]);
+        expect(store.jobSeries('s', T0, T0 + 60_000)).toEqual([
+          { node: 'n1', bucketTs: T0, energyMj: 618, bucketMs: 60_000 },
+          { node: 'n1', bucketTs: T0, energyMj: 5 },
+          { node: 'n2', bucketTs: T0, energyMj: 50, bucketMs: 60_000 },
+        ]);
+        store.pruneSeries(T0 + 61_000);
+        expect(store.jobSeries('s', 0, MAX)).toEqual([
+          { node: 'n1', bucketTs: T0, energyMj: 623, bucketMs: 60_000 },
+          { node: 'n2', bucketTs: T0, energyMj: 50, bucketMs: 60_000 },
+        ]);
+        // job n1, job n2, node n1, node n2.
+        expect(store.pruneRollups(T0 + 60_000)).toBe(4);
+        expect(store.jobSeries('s', 0, MAX)).toEqual([]);
+        expect(store.job('s')!.energyMj).toEqual({ gpuMj: 662, cpuMj: 10, otherMj: 1 });
+      });
+
+      it('keeps each GPU\'s power, utilisation and temperature per 10 s bucket, merging late samples', async () => {
+        const gauges = (ts: number, gpus: Sample['gpus']): Sample => ({ ts, gpus, cpus: [] });
+        store.commit([
+          effect({ node: 'n1', ts: T0 + 1000, samples: [gauges(T0 + 1000, [{ uuid: 'g0', powerW: 100, utilRatio: 0.5, tempC: 50 }, { uuid: 'g1', powerW: 200 }])] }),
+          effect({ node: 'n1', ts: T0 + 2000, seq: 2, samples: [gauges(T0 + 2000, [{ uuid: 'g0', powerW: 300, utilRatio: 1, tempC: 60 }])] }),
+          effect({ node: 'n2', ts: T0 + 2000, samples: [gauges(T0 + 2000, [{ uuid: 'h0', powerW: 10 }])] }),
+          effect({ node: 'n1', ts: T0 + 11_000, seq: 3, samples: [gauges(T0 + 11_000, [{ uuid: 'g0', powerW: 50 }])] }),
+        ]);
+        // A sample replayed late, for a bucket the node has moved past.
+        store.commit([effect({ node: 'n1', ts: T0 + 3000, seq: 4, samples: [gauges(T0 + 3000, [{ uuid: 'g1', powerW: 220, tempC: 70 }])] })]);
+        const bucket = (bucketTs: number, b: Omit<GpuBucket, 'node' | 'bucketTs' | 'bucketMs'>): GpuBucket => ({ node: 'n1', bucketTs, bucketMs: 10_000, ...b });
+        expect(await store.gpuSeries('n1', T0, T0 + 20_000)).toEqual([
+          bucket(T0, { uuids: ['g0', 'g1'], powerSumW: [400, 420], powerN: [2, 2], utilSum: [1.5, 0], utilN: [2, 0], tempMaxC: [60, 70] }),
+          bucket(T0 + 10_000, { uuids: ['g0'], powerSumW: [50], powerN: [1], utilSum: [0], utilN: [0], tempMaxC: [null] }),
+        ]);
+        expect(await store.gpuSeries('n1', T0 + 10_000, T0 + 20_000)).toHaveLength(1);
+        expect(await store.gpuSeries('n1', T0 + 20_000, T0 + 30_000)).toEqual([]);
+        expect(await store.gpuSeries('nope', 0, MAX)).toEqual([]);
+      });
+
+      it('remembers which GPUs a job was given on each node', () => {
+        store.commit([
+          effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('j', ['g1', 'g0'])] }),
+          effect({ node: 'n2', ts: T0 + 1000, jobs: [alloc('j', ['h3'])] }),
+        ]);
+        expect(store.jobGpus('j')).toEqual(new Map([['n1', ['g1', 'g0']], ['n2', ['h3']]]));
+        store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 2, jobs: [alloc('j', ['g0'])] })]);
+        expect(store.jobGpus('j').get('n1')).toEqual(['g0']);
+        expect(store.jobGpus('nope')).toEqual(new Map());
+      });
+
+      it.runIf(options.rollsUpSeries !== true)('prunes series before a time and keeps the books', () => {
         seriesData();
         const before = { job: store.job('s'), hours: store.jobHours('s'), balance: store.nodeBalance(0, MAX), cluster: store.clusterEnergyMj(0, MAX) };
         expect(store.pruneSeries(T0 + 10_000)).toBeGreaterThan(0);
