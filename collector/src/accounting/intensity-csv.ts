@@ -31,7 +31,8 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 function parseTimestamp(text: string): number {
   if (/^\d+$/.test(text)) {
     const ms = Number(text);
-    if (!Number.isSafeInteger(ms)) throw new Error(`timestamp ${text} is too large for epoch ms`);
+    // 8.64e15 ms is the last instant a Date holds; past it a time cannot be printed or compared to a calendar.
+    if (!Number.isSafeInteger(ms) || ms > 8.64e15) throw new Error(`timestamp ${text} is too large for epoch ms`);
     return ms;
   }
   return parseIsoUtc(text, ' or epoch ms');
@@ -104,6 +105,7 @@ export function parseHourlySeriesCsv(text: string, name = 'csv'): HourlySeriesCs
     if (ts % MS_PER_HOUR !== 0) fail(`timestamp "${tsText}" is not at the start of a UTC hour`);
     if (!NUMBER.test(valueText)) fail(`value "${valueText}" is not a number`);
     const value = Number(valueText);
+    if (!Number.isFinite(value)) fail(`value "${valueText}" is too large to be a number`);
     if (value < 0) fail(`value ${value} is negative`);
     const prev = points[points.length - 1];
     if (prev !== undefined && ts <= prev.fromTs) {
