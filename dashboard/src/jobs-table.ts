@@ -47,6 +47,8 @@ export interface JobsTableOptions {
   maxRows?: number;
   /** Called with a job id when the pointer enters its row, null when it leaves the table. */
   onHover?: (jobId: string | null) => void;
+  /** Make each job id a link to its job page. */
+  linkJobs?: boolean;
 }
 
 export class JobsTable {
@@ -54,11 +56,13 @@ export class JobsTable {
   private readonly caption: HTMLElement | null;
   private readonly maxRows: number;
   private hovered: string | null = null;
+  private readonly linkJobs: boolean;
 
   constructor(table: HTMLTableElement, caption: HTMLElement | null, opts: JobsTableOptions = {}) {
     this.tbody = table.tBodies[0] ?? table.createTBody();
     this.caption = caption;
     this.maxRows = opts.maxRows ?? 200;
+    this.linkJobs = opts.linkJobs ?? false;
     const onHover = opts.onHover;
     if (onHover !== undefined) {
       this.tbody.addEventListener('mouseover', (ev) => {
@@ -83,9 +87,16 @@ export class JobsTable {
     for (const job of shown) {
       const tr = document.createElement('tr');
       tr.dataset['job'] = job.id;
-      for (const cell of jobCells(job, nowMs)) {
+      for (const [i, cell] of jobCells(job, nowMs).entries()) {
         const td = document.createElement('td');
-        td.textContent = cell.text;
+        if (i === 0 && this.linkJobs) {
+          const a = document.createElement('a');
+          a.href = `#/job/${encodeURIComponent(job.id)}`;
+          a.textContent = cell.text;
+          td.append(a);
+        } else {
+          td.textContent = cell.text;
+        }
         if (cell.numeric) td.className = 'num';
         if (cell.title !== undefined) td.title = cell.title;
         tr.append(td);

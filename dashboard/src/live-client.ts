@@ -32,6 +32,8 @@ export interface LiveClientOptions {
   onProtocolError?: (error: string) => void;
   /** Opens a socket; defaults to the browser's WebSocket. */
   connect?: (url: string) => SocketLike;
+  /** WebSocket subprotocols asked for on each connect (the token travels as one; see auth-token.ts). */
+  protocols?: () => string[];
   /** 0 <= x < 1; defaults to Math.random. */
   random?: () => number;
   now?: () => number;
@@ -81,9 +83,9 @@ export function subscribeFrame(topics: Topic[]): string {
   return encode(msg);
 }
 
-function browserSocket(url: string): SocketLike {
+function browserSocket(url: string, protocols: string[] | undefined): SocketLike {
   // The DOM's handler properties take MessageEvent/CloseEvent; ours take the subset we read.
-  return new WebSocket(url) as unknown as SocketLike;
+  return new WebSocket(url, protocols) as unknown as SocketLike;
 }
 
 export class LiveClient {
@@ -132,6 +134,16 @@ export class LiveClient {
     this.setState('closed');
   }
 
+  /** Ask for every topic again on the open socket: the collector answers with full snapshots (resync). */
+  resubscribe(): void {
+    if (this.sock === null || this._state !== 'open') return;
+    try {
+      this.sock.send(subscribeFrame(this.topics));
+    } catch {
+      // the close event follows and the reconnect subscribes anyway
+    }
+  }
+
   /** Skip the remaining backoff (e.g. when the browser reports it is online again). */
   reconnectNow(): void {
     if (!this.running || this._state === 'open' || this._state === 'connecting') return;
@@ -172,7 +184,7 @@ export class LiveClient {
     this.setState(this.attempt === 0 && this.lastMessageAt === null ? 'connecting' : 'reconnecting');
     let s: SocketLike;
     try {
-      s = (this.opts.connect ?? browserSocket)(this.opts.url);
+      s = this.opts.connect === undefined ? browserSocket(this.opts.url, this.opts.protocols?.()) : this.opts.connect(this.opts.url);
     } catch (err) {
       this.opts.onProtocolError?.(`cannot open ${this.opts.url}: ${(err as Error).message}`);
       this.scheduleReconnect();

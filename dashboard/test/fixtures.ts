@@ -1,4 +1,4 @@
-import type { LiveJob, LiveNode } from '@stroom/protocol';
+import type { LiveCluster, LiveJob, LiveNode, LivePeriod } from '@stroom/protocol';
 
 /** A node with `n` GPUs; per-GPU fields can be overridden by index. */
 export function node(name: string, n: number, over: Partial<LiveNode> = {}): LiveNode {
@@ -27,6 +27,38 @@ export function job(id: string, over: Partial<LiveJob> = {}): LiveJob {
     gpus: 4,
     powerW: 1000,
     energyJ: 3.6e6,
+    ...over,
+  };
+}
+
+const period = (fromTs: number, energyJ: number): LivePeriod => ({
+  fromTs,
+  energyJ,
+  footprint: { facilityEnergyJ: energyJ * 1.58, co2eG: { location: (energyJ * 1.58 / 3.6e6) * 267.6, market: 0 }, costEur: (energyJ * 1.58 / 3.6e6) * 0.15 },
+});
+
+/** A full cluster message with the given grid. */
+export function cluster(over: Partial<LiveCluster> = {}): LiveCluster {
+  return {
+    v: 1,
+    type: 'cluster',
+    seq: 1,
+    full: true,
+    ts: 1_700_000_000_000,
+    nodes: 0,
+    gpus: 0,
+    powerW: 1234,
+    modelledPowerW: 0,
+    energyJ: 0,
+    energyTodayJ: 0,
+    jobsRunning: 0,
+    today: period(1_699_999_000_000, 7.2e6),
+    month: period(1_698_000_000_000, 3.6e9),
+    gridCapW: null,
+    factors: [],
+    problems: [],
+    grid: [],
+    jobs: [],
     ...over,
   };
 }

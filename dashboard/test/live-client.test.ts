@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LiveCluster, LiveMessage } from '@stroom/protocol';
+import { cluster as clusterFixture } from './fixtures.js';
 import {
   BACKOFF_CAP_MS,
   type ConnectionState,
@@ -41,19 +42,7 @@ class FakeSocket implements SocketLike {
   }
 }
 
-const cluster: LiveCluster = {
-  v: 1,
-  type: 'cluster',
-  ts: 1_700_000_000_000,
-  nodes: 0,
-  gpus: 0,
-  powerW: 1234,
-  energyJ: 0,
-  energyTodayJ: 0,
-  jobsRunning: 0,
-  grid: [],
-  jobs: [],
-};
+const cluster: LiveCluster = clusterFixture({ powerW: 1234 });
 
 function setup(over: { random?: () => number; idleTimeoutMs?: number } = {}) {
   const sockets: FakeSocket[] = [];

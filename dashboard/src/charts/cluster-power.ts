@@ -5,6 +5,7 @@
  * switch with the colour scheme.
  */
 import uPlot from 'uplot';
+import { THEME_EVENT } from '../theme.js';
 import { formatClock, formatHm, formatPower, powerTick, powerUnitFor } from '../format.js';
 import { type PowerColumns, WINDOW_S, appendPoint, describeSeries, emptyColumns, mergeHistory } from './power-series.js';
 
@@ -128,6 +129,7 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
     plot.redraw(false, true);
   };
   mq.addEventListener('change', onScheme);
+  window.addEventListener(THEME_EVENT, onScheme);
 
   return {
     update(history) {
@@ -141,6 +143,7 @@ export function create(el: HTMLElement, opts: ClusterPowerOptions = {}): Cluster
     destroy() {
       ro.disconnect();
       mq.removeEventListener('change', onScheme);
+      window.removeEventListener(THEME_EVENT, onScheme);
       plot.destroy();
     },
   };

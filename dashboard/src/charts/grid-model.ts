@@ -9,19 +9,44 @@ import { formatAge, formatCount, formatPercent, formatPower, formatTemp } from '
 /** Utilisation below which an allocated GPU counts as idle. */
 export const IDLE_UTIL_RATIO = 0.05;
 
+/** What the cells' colour shows. */
+export type GridMetric = 'power' | 'temp' | 'util';
+
+/** Temperatures mapped onto the colour scale, °C: below the first is the bottom, above the second the top. */
+export const TEMP_SCALE_C: readonly [number, number] = [20, 90];
+
+/** Legend ends for each metric. */
+export const METRIC_LEGEND: Record<GridMetric, { low: string; high: string; label: string }> = {
+  power: { low: '0', high: '100 % of power limit', label: 'Power' },
+  temp: { low: `${TEMP_SCALE_C[0]} °C`, high: `${TEMP_SCALE_C[1]} °C`, label: 'Temperature' },
+  util: { low: '0 %', high: '100 % utilisation', label: 'Utilisation' },
+};
+
+/** Position 0..1 of one GPU on the colour scale for `metric`, or null when unknown. */
+export function metricRatio(node: LiveNode, i: number, metric: GridMetric): number | null {
+  if (metric === 'power') return powerRatio(node.gpuPowerW[i] ?? null, node.gpuPowerLimitW[i] ?? null);
+  if (metric === 'util') {
+    const u = node.gpuUtilRatio[i] ?? null;
+    return u === null || !Number.isFinite(u) ? null : Math.min(1, Math.max(0, u));
+  }
+  const t = node.gpuTempC[i] ?? null;
+  if (t === null || !Number.isFinite(t)) return null;
+  return Math.min(1, Math.max(0, (t - TEMP_SCALE_C[0]) / (TEMP_SCALE_C[1] - TEMP_SCALE_C[0])));
+}
+
 export interface GpuCell {
-  /** Power as a share of the limit, null when unknown. */
+  /** Position on the colour scale (power as a share of the limit by default), null when unknown. */
   ratio: number | null;
   /** Held by a job but doing (almost) nothing. */
   allocatedIdle: boolean;
   job: string | null;
 }
 
-export function gpuCell(node: LiveNode, i: number): GpuCell {
+export function gpuCell(node: LiveNode, i: number, metric: GridMetric = 'power'): GpuCell {
   const job = node.gpuJob[i] ?? null;
   const util = node.gpuUtilRatio[i] ?? null;
   return {
-    ratio: powerRatio(node.gpuPowerW[i] ?? null, node.gpuPowerLimitW[i] ?? null),
+    ratio: metricRatio(node, i, metric),
     allocatedIdle: job !== null && util !== null && util < IDLE_UTIL_RATIO,
     job,
   };
