@@ -237,7 +237,8 @@ export interface SqueueJob {
 
 function intOrUndef(s: string | undefined): number | undefined {
   const v = slurmValue(s);
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  // 400 digits read as Infinity: a uid or CPU count no job has.
+  return v !== undefined && /^\d+$/.test(v) && Number.isSafeInteger(Number(v)) ? Number(v) : undefined;
 }
 
 /** Parses `squeue -h -o SQUEUE_FORMAT` output into jobs; lines without a job id are skipped. */

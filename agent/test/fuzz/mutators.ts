@@ -123,6 +123,14 @@ function lineSpans(text: string): Array<[number, number]> {
   }
 }
 
+/**
+ * Most characters a repeat may add, and the longest input a plan makes. Bigger than any real
+ * capture (an 8-GPU `-q -x` with processes is ~1 MB) without turning a fuzz run into a test of
+ * how fast a parser walks 40 MB.
+ */
+export const MAX_GROWTH_CHARS = 256 * 1024;
+export const MAX_INPUT_CHARS = 2 * 1024 * 1024;
+
 /** Applies one mutation. */
 export function applyMutation(text: string, m: TextMutation): string {
   const at = (n: number): number => n % (text.length + 1);
@@ -166,12 +174,14 @@ export function applyMutation(text: string, m: TextMutation): string {
     case 'duplicateLine': {
       const spans = lineSpans(text);
       const [s, e] = spans[m.at % spans.length] as [number, number];
-      return text.slice(0, e) + text.slice(s, e).repeat(m.times - 1) + text.slice(e);
+      const times = Math.min(m.times - 1, Math.floor(MAX_GROWTH_CHARS / Math.max(1, e - s)));
+      return text.slice(0, e) + text.slice(s, e).repeat(times) + text.slice(e);
     }
     case 'repeat': {
       const i = at(m.at);
       const slice = text.slice(i, i + m.length);
-      return text.slice(0, i) + slice.repeat(m.times) + text.slice(i + slice.length);
+      const times = Math.min(m.times, Math.floor(MAX_GROWTH_CHARS / Math.max(1, slice.length)));
+      return text.slice(0, i) + slice.repeat(Math.max(1, times)) + text.slice(i + slice.length);
     }
     case 'empty':
       return '';
@@ -182,7 +192,7 @@ export function applyMutation(text: string, m: TextMutation): string {
 
 /** Applies a plan of mutations in order. */
 export function applyMutations(text: string, plan: readonly TextMutation[]): string {
-  return plan.reduce(applyMutation, text);
+  return plan.reduce((t, m) => applyMutation(t, m).slice(0, MAX_INPUT_CHARS), text);
 }
 
 /** A fixture and a plan to apply to it: one fuzz case, small enough to print. */

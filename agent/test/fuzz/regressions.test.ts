@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GpuGaugeSchema, GpuInfoSchema } from '@stroom/protocol';
-import { expandHostList, MAX_RANGE_VALUES, parseGresIdx, parseRangeList, parseScontrolJobs } from '../../src/jobs/slurm-parse.js';
+import { expandHostList, MAX_RANGE_VALUES, parseGresIdx, parseRangeList, parseScontrolJobs, parseSqueueJobs } from '../../src/jobs/slurm-parse.js';
 import { parseQueryGpuCsv, parseQueryGpuLine, whyNotRow } from '../../src/sources/nvidia-smi-csv.js';
 import { parseQueryXml } from '../../src/sources/nvidia-smi-xml.js';
 import { raplDeltaUj } from '../../src/sources/rapl.js';
@@ -113,6 +113,12 @@ describe('fuzz regressions', () => {
       expect(expandHostList('n[1-9][1-9][1-9][1-9][1-9][1-9][1-9][1-9][1-9][1-9]')).toHaveLength(MAX_RANGE_VALUES);
       expect(expandHostList(`a${'[1]'.repeat(50_000)}`)).toEqual([`a${'1'.repeat(50_000)}`]);
       expect(expandHostList('gcn[001-003],b[9-10]x')).toEqual(['gcn001', 'gcn002', 'gcn003', 'b9x', 'b10x']);
+    });
+
+    it('a uid, CPU count or node count of 400 digits (Infinity) is absent', () => {
+      const big = '9'.repeat(400);
+      const [job] = parseSqueueJobs(`5|5|RUNNING|${big}|u|a|p|N/A|${big}|${big}|vm|name\n`);
+      expect(job).toEqual({ id: '5', displayId: '5', state: 'RUNNING', user: 'u', account: 'a', partition: 'p', nodes: ['vm'], name: 'name' });
     });
 
     it('scontrol with a garbled CPU_IDs range reads the job, its CPU list marked cut', () => {
