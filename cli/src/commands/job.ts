@@ -3,6 +3,7 @@
  * `GET /api/v1/jobs/{id}`, for a user during or after the job. `--summary-line` prints the
  * one-liner the Slurm epilog appends to the job's output file and AdminComment.
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { IDLE_GPU_UTIL_RATIO, JobDetailSchema, jToKwh } from '@stroom/protocol';
 import type { FactorUse, JobDetail } from '@stroom/protocol';
@@ -17,6 +18,7 @@ export type JobView = JobDetail;
 interface JobCliOptions {
   collector: string;
   token?: string;
+  tokenFile?: string;
   json: boolean;
   summaryLine: boolean;
   timeoutMs: number;
@@ -28,16 +30,25 @@ export function jobCommand(): Command {
     .description("one job's energy (GPU, CPU, modelled other), CO2e, embodied carbon, cost and GPU use, during or after the job")
     .argument('<id>', "the job's id (Slurm's job id, as squeue %A prints it)")
     .addOption(new Option('--collector <url>', 'collector URL').env('STROOM_COLLECTOR_URL').default(DEFAULT_COLLECTOR_URL))
-    .addOption(new Option('--token <token>', 'bearer token for the collector API, where it asks for one').env('STROOM_TOKEN'))
+    .addOption(new Option('--token <token>', 'bearer token for the collector API, where it asks for one (prefer --token-file)').env('STROOM_TOKEN'))
+    .option('--token-file <file>', 'file holding the bearer token')
     .option('--json', 'print the collector\'s answer as JSON (the JobDetail schema)', false)
     .option('--summary-line', 'print one line, for job output files and Slurm AdminComment', false)
     .option('--timeout-ms <ms>', 'give up on the collector after this long', intBetween(100, 600_000), 10_000)
     .action(async (id: string, o: JobCliOptions) => {
-      const job = await fetchJob(o.collector, id, o.token, o.timeoutMs);
+      const job = await fetchJob(o.collector, id, o.tokenFile === undefined ? o.token : readToken(o.tokenFile), o.timeoutMs);
       if (o.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
       else if (o.summaryLine) process.stdout.write(summaryLine(job, Date.now()) + '\n');
       else process.stdout.write(jobScreen(job, Date.now(), colours(process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined)));
     });
+}
+
+function readToken(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** Fetch and validate one job; every failure becomes an Error that says what to check. */
