@@ -7,14 +7,15 @@ import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
 import { jobCommand } from './commands/job.js';
 import { tokenCommand } from './commands/token.js';
+import { configurable, NOT_IN_FILE } from './config/index.js';
 
 const program = new Command('stroom')
   .description('energy and telemetry for GPU supercomputers: per-job kWh, CO2e and cost, live')
   .version(AGENT_VERSION)
   .showHelpAfterError()
   .addCommand(demoCommand())
-  .addCommand(agentCommand())
-  .addCommand(collectorCommand())
+  .addCommand(configurable(agentCommand(), 'agent', { except: NOT_IN_FILE.agent }))
+  .addCommand(configurable(collectorCommand(), 'collector', { except: NOT_IN_FILE.collector }))
   .addCommand(jobCommand())
   .addCommand(tokenCommand());
 

@@ -1,0 +1,36 @@
+/**
+ * Gives a command `--config FILE` and an environment variable per option, with the precedence
+ * flags > environment > file > defaults. Commander already ranks its value sources that way
+ * (an environment value replaces a `config` one, a flag replaces both), so the file only fills
+ * options whose value is still the default.
+ */
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { envName, fileOptions, loadSection } from './config-file.js';
+import type { ConfigSection } from './config-file.js';
+
+/** Options a file never sets: run modes and secrets on the command line. */
+export interface ConfigurableOptions {
+  /** Attribute names of options the file may not set (e.g. `print`, `token`). */
+  readonly except?: readonly string[];
+}
+
+/** Add `--config` and environment variables to `cmd`; returns `cmd`. */
+export function configurable(cmd: Command, section: ConfigSection, o: ConfigurableOptions = {}): Command {
+  const except = ['config', ...(o.except ?? [])];
+  for (const option of fileOptions(cmd, except)) {
+    if (option.envVar === undefined) option.env(envName(section, option));
+  }
+  cmd.addOption(new Option('--config <file>', `TOML configuration file; its [${section}] table sets any option below (flags > environment > file > defaults)`).env('STROOM_CONFIG'));
+  const apply = (file: string): void => {
+    for (const [attr, value] of loadSection(file, section, cmd, except)) {
+      const source = cmd.getOptionValueSource(attr);
+      if (source === undefined || source === 'default') cmd.setOptionValueWithSource(attr, value, 'config');
+    }
+  };
+  // Applied as soon as --config is parsed: flags after it and environment values still win,
+  // and required options may come from the file.
+  cmd.on('option:config', apply);
+  cmd.on('optionEnv:config', apply);
+  return cmd;
+}
