@@ -106,7 +106,7 @@ export class TokenStore {
       insert: db.prepare<[string, Buffer, string, string, string, number]>('INSERT INTO tokens (id, sha256, kind, name, accounts, created_ts) VALUES (?, ?, ?, ?, ?, ?)'),
       byDigest: db.prepare<[Buffer], Row>('SELECT id, kind, name, accounts, created_ts, revoked_ts FROM tokens WHERE sha256 = ?'),
       byId: db.prepare<[string], Row>('SELECT id, kind, name, accounts, created_ts, revoked_ts FROM tokens WHERE id = ?'),
-      all: db.prepare<[], Row>('SELECT id, kind, name, accounts, created_ts, revoked_ts FROM tokens ORDER BY created_ts, id'),
+      all: db.prepare<[], Row>('SELECT id, kind, name, accounts, created_ts, revoked_ts FROM tokens ORDER BY created_ts, rowid'),
       revoke: db.prepare<[number, string]>('UPDATE tokens SET revoked_ts = ? WHERE id = ? AND revoked_ts IS NULL'),
       people: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM tokens WHERE kind IN ('user', 'operator')"),
       revokedAmong: db.prepare<[string], { id: string }>('SELECT id FROM tokens WHERE id IN (SELECT value FROM json_each(?)) AND revoked_ts IS NOT NULL'),
