@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { AgentMessageSchema, AckSchema, LiveMessageSchema, SubscribeSchema } from './messages.js';
 import type { Ack, AgentMessage, LiveMessage, Subscribe } from './messages.js';
+import { isExactBatch } from './batch-check.js';
 export { parseAck } from './wire.js';
 
 /** Result of decoding one frame. */
@@ -21,13 +22,14 @@ function pathOf(path: readonly PropertyKey[]): string {
 }
 
 /** Parse JSON text and validate it; never throws. */
-function decodeWith<T>(schema: z.ZodType<T>, text: string): Decoded<T> {
+function decodeWith<T>(schema: z.ZodType<T>, text: string, fast?: (raw: unknown) => raw is T): Decoded<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
     return { ok: false, error: `not JSON: ${(err as Error).message}` };
   }
+  if (fast?.(raw) === true) return { ok: true, value: raw };
   const parsed = schema.safeParse(raw);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
@@ -37,7 +39,7 @@ function decodeWith<T>(schema: z.ZodType<T>, text: string): Decoded<T> {
 
 /** Decode an agent -> collector frame (hello or batch). */
 export function decodeAgentMessage(text: string): Decoded<AgentMessage> {
-  return decodeWith(AgentMessageSchema, text);
+  return decodeWith(AgentMessageSchema, text, isExactBatch);
 }
 
 /** Decode a collector -> agent frame. */
