@@ -34,10 +34,14 @@ export interface NodeModel {
 /** Apply one batch to a copy of `state`; `state` is not modified. */
 export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit, model?: NodeModel): LedgerOutcome {
   if (batch.seq <= state.lastSeq) return { kind: 'duplicate' };
-  const counters = { ...state.counters };
+  // The new state holds exactly the counters this batch carries (ended jobs drop out of the
+  // agent's counters after a while; they drop out here too, so the state stays the size of what
+  // is running), built fresh rather than copied and pruned: this runs for every batch.
+  const previousCounters = state.counters;
+  const counters: Record<string, number> = {};
   const resets: string[] = [];
   const step = (key: string, value: number): number => {
-    const previous = counters[key] ?? 0;
+    const previous = counters[key] ?? previousCounters[key] ?? 0;
     counters[key] = value;
     if (value >= previous) return value - previous;
     resets.push(key);
@@ -69,7 +73,8 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
   // with (the previous batch's), as the agent charges measured energy.
   const gpuSeconds = new Map<string, number>();
   let gpuUse = new Map<string, GpuUse>();
-  const previousMap = Object.entries(state.counters).filter(([k]) => k.startsWith('m:')).map(([k, gpus]) => [k.slice(2), gpus] as const);
+  const previousMap: Array<readonly [string, number]> = [];
+  for (const k in previousCounters) if (k.startsWith('m:')) previousMap.push([k.slice(2), previousCounters[k] ?? 0]);
   const dtOk = dtMs > 0 && dtMs <= (model?.maxGapMs ?? Infinity);
   if (dtOk) {
     for (const [id, gpus] of previousMap) if (gpus > 0) gpuSeconds.set(id, (gpus * dtMs) / 1000);
@@ -89,15 +94,6 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
       idleMj.otherMj = Math.max(0, otherMj - charged);
     }
   }
-  // Ended jobs drop out of the agent's counters after a while; forget them here too so the
-  // state stays the size of what is running.
-  const present = new Set<string>([
-    ...batch.counters.devices.map((d) => `d:${d.id}`),
-    ...batch.counters.jobs.flatMap((j) => [`j:${j.id}:gpu`, `j:${j.id}:cpu`]),
-    'i:gpu',
-    'i:cpu',
-  ]);
-  for (const key of Object.keys(counters)) if (!present.has(key)) delete counters[key];
   // The job map this interval ends with owns the next one: remember its GPU counts ("m:" keys).
   for (const j of batch.jobs) counters[`m:${j.id}`] = j.gpus.length;
   const ledger: LedgerState = { node: state.node, epoch: state.epoch, lastSeq: batch.seq, lastTs: batch.ts, counters };
