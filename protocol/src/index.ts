@@ -4,3 +4,4 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './semconv.js';
 export * from './hw-metrics.js';
+export * from './reports.js';

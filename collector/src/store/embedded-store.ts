@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { addSample, decodeGpuBucket, emptyGpuBucket, encodeGpuBucket, mergeGpuBucket } from './gpu-buckets.js';
 import type { GpuBucket } from './gpu-buckets.js';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
+import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportHour } from './store.js';
 
 const HOUR_MS = 3_600_000;
 const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
@@ -109,6 +110,12 @@ interface JobRow {
   idle_gpu_s: number | null;
 }
 
+/** A row of the report query: one group's job energy in one hour on nodes of one GPU model. */
+interface ReportRow {
+  grp: string; hour_ts: number; gpu_model: string; gpu_mj: number; cpu_mj: number; other_mj: number;
+  gpu_s: number; util_s: number; util_known_s: number; idle_gpu_s: number;
+}
+
 const JOB_SELECT = `
 SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.state,
   (SELECT group_concat(node, char(31)) FROM (SELECT node FROM job_nodes WHERE job_id = j.id ORDER BY node)) AS nodes,
@@ -148,6 +155,8 @@ export class EmbeddedStore implements Store {
   readonly #nodeMaps = new Map<string, string>();
   /** Job ids known to have a row, so energy needs no placeholder insert. */
   readonly #knownJobs = new Set<string>();
+  /** Report statements by group kind, prepared on first use. */
+  readonly #reportStmts = new Map<ReportGroupBy, Database.Statement<[number, number], ReportRow>>();
   /** Each node's GPU gauge bucket being filled (see `#addGauges`). */
   readonly #openGpu = new Map<string, GpuBucket>();
 
@@ -497,6 +506,57 @@ export class EmbeddedStore implements Store {
 
   nodeBalance(fromTs: number, toTs: number): NodeBalance[] {
     return this.#stmt.balance.all(fromTs, toTs).map((r) => ({ node: r.node, deviceMj: r.device_mj, otherMj: r.other_mj, jobsMj: r.jobs_mj, idleMj: r.idle_mj }));
+  }
+
+  energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData {
+    let stmt = this.#reportStmts.get(by);
+    if (stmt === undefined) {
+      // One GROUP BY over job_hours (joined to jobs only where the group is a job's field):
+      // scanning jobs in storage order and each one's hours by primary key keeps reads sequential.
+      const group = { account: 'j.account', user: 'j.user', partition: "coalesce(j.partition, '')", job: 'h.job_id', node: 'h.node' }[by];
+      const join = by === 'job' || by === 'node' ? '' : 'JOIN jobs j ON j.id = h.job_id';
+      stmt = this.#db.prepare<[number, number], ReportRow>(`
+        WITH model (node, gpu_model) AS MATERIALIZED (SELECT name, json_extract(hello, '$.inventory.gpus[0].name') FROM nodes)
+        SELECT ${group} AS grp, h.hour_ts, coalesce(m.gpu_model, 'unknown') AS gpu_model, sum(h.gpu_mj) AS gpu_mj, sum(h.cpu_mj) AS cpu_mj,
+          sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
+        FROM job_hours h ${join} LEFT JOIN model m ON m.node = h.node
+        WHERE h.hour_ts >= ? AND h.hour_ts < ? GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`);
+      this.#reportStmts.set(by, stmt);
+    }
+    const hours: ReportHour[] = stmt.all(fromTs, toTs).map((r) => ({
+      group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
+      gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
+    }));
+    const unallocated = this.#db.prepare<[number, number], { hour_ts: number; gpu_mj: number; cpu_mj: number; other_mj: number }>(
+      `SELECT hour_ts, sum(idle_gpu_mj) AS gpu_mj, sum(idle_cpu_mj) AS cpu_mj, sum(idle_other_mj) AS other_mj
+       FROM node_hours WHERE hour_ts >= ? AND hour_ts < ? GROUP BY hour_ts ORDER BY hour_ts`)
+      .all(fromTs, toTs).map((r) => ({ hourTs: r.hour_ts, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj } }));
+    // Nodes with books, found by skipping through the primary key rather than reading every row.
+    const firstSeen = new Map<string, number>();
+    for (const r of this.#db.prepare<[], { node: string; first_ts: number }>(`
+      WITH RECURSIVE n (node) AS (SELECT (SELECT min(node) FROM node_hours) UNION ALL SELECT (SELECT min(node) FROM node_hours WHERE node > n.node) FROM n WHERE n.node IS NOT NULL)
+      SELECT node, (SELECT min(hour_ts) FROM node_hours WHERE node = n.node) AS first_ts FROM n WHERE node IS NOT NULL`).all()) firstSeen.set(r.node, r.first_ts);
+    for (const r of this.#db.prepare<[], { name: string; ts: number }>('SELECT name, ts FROM nodes').all()) {
+      const helloHour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
+      firstSeen.set(r.name, Math.min(firstSeen.get(r.name) ?? helloHour, helloHour));
+    }
+    // Only the edges of each run of consecutive measured hours come back, not every node-hour.
+    const runs = new Map<string, Array<{ fromTs: number; toTs: number }>>();
+    let open = 0;
+    for (const r of this.#db.prepare<[number, number], { node: string; hour_ts: number; starts: number; ends: number }>(`
+      SELECT node, hour_ts, (prev_ts IS NULL OR hour_ts - prev_ts > ${HOUR_MS}) AS starts, (next_ts IS NULL OR next_ts - hour_ts > ${HOUR_MS}) AS ends FROM (
+        SELECT node, hour_ts, lag(hour_ts) OVER w AS prev_ts, lead(hour_ts) OVER w AS next_ts FROM node_hours
+        WHERE hour_ts >= ? AND hour_ts < ? WINDOW w AS (PARTITION BY node ORDER BY hour_ts))
+      WHERE starts OR ends ORDER BY node, hour_ts`).all(fromTs, toTs)) {
+      if (r.starts) open = r.hour_ts;
+      if (r.ends) {
+        const list = runs.get(r.node) ?? [];
+        list.push({ fromTs: open, toTs: r.hour_ts + HOUR_MS });
+        runs.set(r.node, list);
+      }
+    }
+    const nodes: NodeCoverage[] = [...firstSeen.keys()].sort().map((node) => ({ node, firstSeenTs: firstSeen.get(node) ?? null, measured: runs.get(node) ?? [] }));
+    return { hours, unallocated, nodes };
   }
 
   close(): void {

@@ -71,6 +71,7 @@ import type { IPoint } from 'influx';
 import type { Hello, JobState, Sample } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import type { BatchEffect, GpuBucket, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
+import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportHour } from './store.js';
 
 const HOUR_MS = 3_600_000;
 /** Width of a job series bucket, ms (the same as EmbeddedStore's SERIES_BUCKET_MS). */
@@ -916,6 +917,66 @@ export class InfluxStore implements Store {
     }
     return out;
   }
+  /** From the mirror, with EmbeddedStore's grouping and order (group, hour, GPU model in byte order). */
+  energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData {
+    const models = new Map<string, string>();
+    for (const [name, row] of this.#nodes) models.set(name, (JSON.parse(row.hello) as Hello).inventory.gpus[0]?.name ?? 'unknown');
+    const sums = new Map<string, { -readonly [K in keyof ReportHour]: ReportHour[K] } & { energyMj: SplitMj }>();
+    for (const job of this.#jobs.values()) {
+      for (const h of job.hours.values()) {
+        if (h.hourTs < fromTs || h.hourTs >= toTs) continue;
+        const group = by === 'account' ? job.account : by === 'user' ? job.user : by === 'partition' ? (job.partition ?? '') : by === 'job' ? job.id : h.node;
+        const gpuModel = models.get(h.node) ?? 'unknown';
+        const key = `${group}\u0000${h.hourTs}\u0000${gpuModel}`;
+        let r = sums.get(key);
+        if (r === undefined) {
+          r = { group, hourTs: h.hourTs, gpuModel, energyMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 }, gpuSeconds: 0, utilSeconds: 0, utilKnownSeconds: 0, idleGpuSeconds: 0 };
+          sums.set(key, r);
+        }
+        r.energyMj.gpuMj += h.gpuMj;
+        r.energyMj.cpuMj += h.cpuMj;
+        r.energyMj.otherMj += h.otherMj;
+        r.gpuSeconds += h.gpuS;
+        r.utilSeconds += h.utilS;
+        r.utilKnownSeconds += h.utilKnownS;
+        r.idleGpuSeconds += h.idleS;
+      }
+    }
+    const hours: ReportHour[] = [...sums.values()].sort((a, b) => compareCodePoints(a.group, b.group) || a.hourTs - b.hourTs || compareCodePoints(a.gpuModel, b.gpuModel));
+    const idle = new Map<number, SplitMj>();
+    const firstSeen = new Map<string, number>();
+    const runs = new Map<string, Array<{ fromTs: number; toTs: number }>>();
+    for (const [node, byHour] of this.#nodeHours) {
+      const inPeriod: number[] = [];
+      let first = Infinity;
+      for (const h of byHour.values()) {
+        first = Math.min(first, h.hourTs);
+        if (h.hourTs < fromTs || h.hourTs >= toTs) continue;
+        inPeriod.push(h.hourTs);
+        const e = idle.get(h.hourTs) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
+        e.gpuMj += h.idleGpuMj;
+        e.cpuMj += h.idleCpuMj;
+        e.otherMj += h.idleOtherMj;
+        idle.set(h.hourTs, e);
+      }
+      if (first !== Infinity) firstSeen.set(node, first);
+      const list: Array<{ fromTs: number; toTs: number }> = [];
+      for (const hourTs of inPeriod.sort((a, b) => a - b)) {
+        const last = list[list.length - 1];
+        if (last !== undefined && last.toTs === hourTs) last.toTs = hourTs + HOUR_MS;
+        else list.push({ fromTs: hourTs, toTs: hourTs + HOUR_MS });
+      }
+      if (list.length > 0) runs.set(node, list);
+    }
+    for (const [name, row] of this.#nodes) {
+      const helloHour = Math.floor(row.ts / HOUR_MS) * HOUR_MS;
+      firstSeen.set(name, Math.min(firstSeen.get(name) ?? helloHour, helloHour));
+    }
+    const unallocated = [...idle].sort((a, b) => a[0] - b[0]).map(([hourTs, energyMj]) => ({ hourTs, energyMj }));
+    const nodes: NodeCoverage[] = [...firstSeen.keys()].sort().map((node) => ({ node, firstSeenTs: firstSeen.get(node) ?? null, measured: runs.get(node) ?? [] }));
+    return { hours, unallocated, nodes };
+  }
+
 
   // ---- raw series ------------------------------------------------------------------------
 

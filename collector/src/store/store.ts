@@ -115,6 +115,44 @@ export interface JobHour {
   readonly gpuUse: GpuUse;
 }
 
+/** What a report's rows are grouped by (the job's account, user, id or partition, or the node). */
+export type ReportGroupBy = 'account' | 'user' | 'job' | 'node' | 'partition';
+
+/**
+ * One report group's books in one UTC hour on nodes of one GPU model, summed over its jobs and
+ * nodes. `group` is '' where the job's user, account or partition is not known.
+ */
+export interface ReportHour {
+  readonly group: string;
+  readonly hourTs: number;
+  /** GPU model of the nodes (first GPU of their last Hello), 'unknown' without one: embodied factors are per model. */
+  readonly gpuModel: string;
+  readonly energyMj: SplitMj;
+  readonly gpuSeconds: number;
+  /** Σ utilisation ratio × GPU-seconds, GPU-seconds with utilisation reported, and those under the idle threshold. */
+  readonly utilSeconds: number;
+  readonly utilKnownSeconds: number;
+  readonly idleGpuSeconds: number;
+}
+
+/** A node's measured hours in a report period: runs of consecutive hours with data, [fromTs, toTs). */
+export interface NodeCoverage {
+  readonly node: string;
+  /** Start of the first hour the node ever had data or its Hello was stored, ms; null if neither. */
+  readonly firstSeenTs: number | null;
+  readonly measured: ReadonlyArray<{ readonly fromTs: number; readonly toTs: number }>;
+}
+
+/** What an energy report is built from, all within [fromTs, toTs) on UTC hours. */
+export interface EnergyReportData {
+  /** Job energy by group, UTC hour and GPU model (ordered by group, hour, model). */
+  readonly hours: ReportHour[];
+  /** Energy no job was charged with (idle devices, their modelled share), all nodes, per UTC hour. */
+  readonly unallocated: ReadonlyArray<{ readonly hourTs: number; readonly energyMj: SplitMj }>;
+  /** Every node known (inventory or energy books), by name. */
+  readonly nodes: NodeCoverage[];
+}
+
 /** The collector's storage. */
 export interface Store {
   loadLedger(node: string, epoch: string): LedgerState | undefined;
@@ -149,5 +187,7 @@ export interface Store {
   clusterEnergyMj(fromTs: number, toTs: number): number;
   /** Per-node device, job and idle energy in [fromTs, toTs). */
   nodeBalance(fromTs: number, toTs: number): NodeBalance[];
+  /** A report's aggregates over the UTC hours starting in [fromTs, toTs), grouped in the store (SQL on SQLite). */
+  energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData;
   close(): void;
 }

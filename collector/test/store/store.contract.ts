@@ -90,6 +90,7 @@ export function booksSnapshot(store: Store): unknown {
     nodes: [...store.nodes()],
     balance: store.nodeBalance(0, MAX),
     cluster: store.clusterEnergyMj(0, MAX),
+    report: store.energyReport('job', 0, MAX),
   };
 }
 
@@ -571,6 +572,81 @@ export function describeStore(
         expect(store.pruneSeries(MAX)).toBeGreaterThan(0);
         expect(store.jobSeries('s', 0, MAX)).toEqual([]);
         expect(store.job('s')!.energyMj).toEqual({ gpuMj: 662, cpuMj: 10, otherMj: 1 });
+      });
+    });
+
+    describe('energy report', () => {
+      /**
+       * Three nodes: n1 and n2 (H100) report every hour of [T0, T0+3h); n3 (no Hello stored)
+       * reports T0 and T0+2h only. Jobs: 1 (surf-llm, u.devries, gpu) on n1 and n2 over two
+       * hours; 2 (surf-vision, a.jansen, no partition) on n3; 3 (surf-llm, a.jansen) on n1.
+       */
+      function books(): void {
+        store.putNode(hello('n1', T0 - HOUR));
+        store.putNode(hello('n2', T0 + 5000));
+        const j1 = alloc('1', ['g0'], { partition: 'gpu' });
+        const j2 = alloc('2', ['g0'], { user: 'a.jansen', account: 'surf-vision' });
+        const j3 = alloc('3', ['g1'], { user: 'a.jansen', partition: 'gpu' });
+        store.commit([
+          effect({ node: 'n1', ts: T0 + 1000, jobs: [j1, j3], jobsMj: { 1: { gpuMj: 1000, cpuMj: 100, otherMj: 10 }, 3: 50 }, gpuSeconds: { 1: 1, 3: 1 },
+            gpuUse: { 1: { utilS: 0.5, utilKnownS: 1, idleS: 0 }, 3: { utilS: 0.01, utilKnownS: 1, idleS: 1 } }, idleMj: { gpuMj: 7, cpuMj: 3, otherMj: 1 } }),
+          effect({ node: 'n2', ts: T0 + 2000, jobs: [j1], jobsMj: { 1: 2000 }, gpuSeconds: { 1: 2 }, idleMj: 5 }),
+          effect({ node: 'n3', ts: T0 + 3000, jobs: [j2], jobsMj: { 2: 300 }, gpuSeconds: { 2: 3 } }),
+          effect({ node: 'n1', ts: T0 + HOUR + 1000, seq: 2, jobs: [j1], jobsMj: { 1: 4000 }, gpuSeconds: { 1: 4 }, gpuUse: { 1: { utilS: 3, utilKnownS: 4, idleS: 0 } } }),
+          effect({ node: 'n2', ts: T0 + HOUR + 2000, seq: 2, jobs: [j1], idleMj: 11 }),
+          effect({ node: 'n1', ts: T0 + 2 * HOUR + 1000, seq: 3, idleMj: 13 }),
+          effect({ node: 'n2', ts: T0 + 2 * HOUR + 2000, seq: 3, idleMj: 17 }),
+          effect({ node: 'n3', ts: T0 + 2 * HOUR + 3000, seq: 2, jobs: [j2], jobsMj: { 2: 600 }, gpuSeconds: { 2: 6 } }),
+        ]);
+      }
+      const z = { utilSeconds: 0, utilKnownSeconds: 0, idleGpuSeconds: 0 };
+      const H100 = 'NVIDIA H100 80GB HBM3';
+
+      it('sums job energy, GPU time and utilisation by account, UTC hour and GPU model, with unallocated energy per hour', () => {
+        books();
+        expect(store.energyReport('account', T0, T0 + 3 * HOUR)).toEqual({
+          hours: [
+            { group: 'surf-llm', hourTs: T0, gpuModel: H100, energyMj: { gpuMj: 3050, cpuMj: 100, otherMj: 10 }, gpuSeconds: 4, utilSeconds: 0.51, utilKnownSeconds: 2, idleGpuSeconds: 1 },
+            { group: 'surf-llm', hourTs: T0 + HOUR, gpuModel: H100, energyMj: { gpuMj: 4000, cpuMj: 0, otherMj: 0 }, gpuSeconds: 4, utilSeconds: 3, utilKnownSeconds: 4, idleGpuSeconds: 0 },
+            { group: 'surf-vision', hourTs: T0, gpuModel: 'unknown', energyMj: { gpuMj: 300, cpuMj: 0, otherMj: 0 }, gpuSeconds: 3, ...z },
+            { group: 'surf-vision', hourTs: T0 + 2 * HOUR, gpuModel: 'unknown', energyMj: { gpuMj: 600, cpuMj: 0, otherMj: 0 }, gpuSeconds: 6, ...z },
+          ],
+          unallocated: [
+            { hourTs: T0, energyMj: { gpuMj: 12, cpuMj: 3, otherMj: 1 } },
+            { hourTs: T0 + HOUR, energyMj: { gpuMj: 11, cpuMj: 0, otherMj: 0 } },
+            { hourTs: T0 + 2 * HOUR, energyMj: { gpuMj: 30, cpuMj: 0, otherMj: 0 } },
+          ],
+          nodes: [
+            { node: 'n1', firstSeenTs: T0 - HOUR, measured: [{ fromTs: T0, toTs: T0 + 3 * HOUR }] },
+            { node: 'n2', firstSeenTs: T0, measured: [{ fromTs: T0, toTs: T0 + 3 * HOUR }] },
+            { node: 'n3', firstSeenTs: T0, measured: [{ fromTs: T0, toTs: T0 + HOUR }, { fromTs: T0 + 2 * HOUR, toTs: T0 + 3 * HOUR }] },
+          ],
+        });
+      });
+
+      it('groups by user, job, node and partition (an unknown partition is \'\'), and keeps to the hours of the period', () => {
+        books();
+        const brief = (by: Parameters<Store['energyReport']>[0], fromTs = T0, toTs = T0 + 3 * HOUR) =>
+          store.energyReport(by, fromTs, toTs).hours.map((h) => [h.group, (h.hourTs - T0) / HOUR, h.energyMj.gpuMj + h.energyMj.cpuMj + h.energyMj.otherMj, h.gpuSeconds]);
+        expect(brief('user')).toEqual([['a.jansen', 0, 50, 1], ['a.jansen', 0, 300, 3], ['a.jansen', 2, 600, 6], ['u.devries', 0, 3110, 3], ['u.devries', 1, 4000, 4]]);
+        expect(brief('job')).toEqual([['1', 0, 3110, 3], ['1', 1, 4000, 4], ['2', 0, 300, 3], ['2', 2, 600, 6], ['3', 0, 50, 1]]);
+        expect(brief('node')).toEqual([['n1', 0, 1160, 2], ['n1', 1, 4000, 4], ['n2', 0, 2000, 2], ['n3', 0, 300, 3], ['n3', 2, 600, 6]]);
+        expect(brief('partition')).toEqual([['', 0, 300, 3], ['', 2, 600, 6], ['gpu', 0, 3160, 4], ['gpu', 1, 4000, 4]]);
+        // Hours are counted when they start inside [fromTs, toTs).
+        expect(brief('job', T0 + HOUR, T0 + 2 * HOUR)).toEqual([['1', 1, 4000, 4]]);
+        const later = store.energyReport('job', T0 + HOUR, T0 + 2 * HOUR);
+        expect(later.unallocated).toEqual([{ hourTs: T0 + HOUR, energyMj: { gpuMj: 11, cpuMj: 0, otherMj: 0 } }]);
+        expect(later.nodes).toEqual([
+          { node: 'n1', firstSeenTs: T0 - HOUR, measured: [{ fromTs: T0 + HOUR, toTs: T0 + 2 * HOUR }] },
+          { node: 'n2', firstSeenTs: T0, measured: [{ fromTs: T0 + HOUR, toTs: T0 + 2 * HOUR }] },
+          { node: 'n3', firstSeenTs: T0, measured: [] },
+        ]);
+      });
+
+      it('answers an empty store with nothing, and lists a node known only by its Hello', () => {
+        expect(store.energyReport('account', T0, T0 + HOUR)).toEqual({ hours: [], unallocated: [], nodes: [] });
+        store.putNode(hello('gcn9', T0 + 90 * 60_000));
+        expect(store.energyReport('node', T0, T0 + 3 * HOUR)).toEqual({ hours: [], unallocated: [], nodes: [{ node: 'gcn9', firstSeenTs: T0 + HOUR, measured: [] }] });
       });
     });
 
