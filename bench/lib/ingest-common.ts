@@ -1,7 +1,8 @@
 /**
- * Shared by the collector-ingest benchmark, its load generator processes and its baseline
- * server: the load configuration, the IPC messages between the benchmark and the generators,
- * node names and tokens, a mergeable latency histogram and /proc readers.
+ * Shared by the collector-ingest benchmark, its load generator processes, its baseline server
+ * and the dcgm-exporter processes of its Prometheus peer: the load configuration, the IPC
+ * messages between the benchmark and its helper processes, node names and tokens, a mergeable
+ * latency histogram and /proc readers.
  */
 import { readFileSync } from 'node:fs';
 
@@ -136,3 +137,25 @@ export function rssBytes(pid: number): number {
     return 0;
   }
 }
+
+/** Series dcgm-exporter serves per GPU in the Prometheus peer; one GPU sample = this many samples, as the issue counts. */
+export const DCGM_SERIES_PER_GPU = 6;
+
+/** What one dcgm-exporter process of the Prometheus peer is told (JSON in argv[2]). */
+export interface ExporterConfig {
+  /** Nodes in the whole load; this process serves those with `g % procs === procIndex`. */
+  readonly totalNodes: number;
+  readonly procs: number;
+  readonly procIndex: number;
+  /** GPUs per node. */
+  readonly gpus: number;
+}
+
+/** Benchmark -> exporter. */
+export type ToExporter = { readonly type: 'stats' } | { readonly type: 'stop' };
+
+/** Exporter -> benchmark. */
+export type FromExporter =
+  | { readonly type: 'ready'; readonly port: number; readonly nodes: number; readonly bodyBytes: number }
+  /** Counters since start: scrapes answered, body bytes sent, requests for no node. */
+  | { readonly type: 'stats'; readonly scrapes: number; readonly bytes: number; readonly notFound: number };
