@@ -72,6 +72,8 @@ export class Agent {
   #busy = false;
   #warned = new Set<string>();
   readonly #stateEvery: number;
+  /** The previous tick, to notice the wall clock stepping against the monotonic one. */
+  #lastTick: Tick | undefined;
 
   constructor(options: AgentOptions) {
     this.#o = options;
@@ -137,6 +139,7 @@ export class Agent {
     const meter = this.#meter;
     if (meter === undefined) throw new Error('agent: probe() first');
     const tick: Tick = { ts: Math.round(this.#clock.nowMs()), monoMs: this.#clock.monoMs() };
+    this.#checkClock(tick);
     // Job map first, then devices, with one instant for both: ownership changes at ticks.
     const jobs = await this.#read('jobs', () => this.#o.jobs.read(tick), this.#jobs);
     const readings = await this.#sources.read(tick);
@@ -219,6 +222,20 @@ export class Agent {
     this.#o.spool.append(batch);
     this.#o.onBatch?.(batch);
     return batch;
+  }
+
+  /**
+   * Warn when the wall clock stepped (NTP, an operator's `date -s`) by more than a second
+   * against the monotonic clock. Nothing else changes: energy is measured on the monotonic
+   * clock and batches are ordered by seq, so a step moves only the timestamps.
+   */
+  #checkClock(tick: Tick): void {
+    const last = this.#lastTick;
+    this.#lastTick = tick;
+    if (last === undefined) return;
+    const stepMs = tick.ts - last.ts - (tick.monoMs - last.monoMs);
+    if (Math.abs(stepMs) < 1000) return;
+    this.#o.log.warn({ stepMs: Math.round(stepMs), ts: tick.ts }, `wall clock stepped ${stepMs < 0 ? 'back' : 'forward'} by ${Math.round(Math.abs(stepMs) / 1000)} s; energy follows the monotonic clock and batches their seq, only timestamps move`);
   }
 
   #saveState(): void {

@@ -6,7 +6,9 @@ import type { Batch, Hello } from '@stroom/protocol';
 import { AGENT_WS_PATH } from '@stroom/protocol/wire';
 import type { Logger } from 'pino';
 import { Agent } from './agent.js';
+import type { Clock } from './agent.js';
 import { WsLink } from './link/ws-link.js';
+import type { WsLinkOptions } from './link/ws-link.js';
 import type { DeviceSource, JobSource } from './source.js';
 import { MemorySpool } from './spool/memory-spool.js';
 import type { Spool } from './spool/spool.js';
@@ -36,6 +38,10 @@ export interface RunAgentOptions {
   readonly afterProbe?: (hello: Hello) => Promise<void> | void;
   /** Metrics (`/metrics`, OTLP) fed with this agent's inventory, batches, sources, spool and link. */
   readonly telemetry?: AgentTelemetry;
+  /** Wall and monotonic clocks (default: the system's); fault tests step the wall clock. */
+  readonly clock?: Clock;
+  /** Link timings (silence timeout, reconnect backoff; defaults in WsLink). */
+  readonly link?: Pick<WsLinkOptions, 'silenceTimeoutMs' | 'backoff'>;
 }
 
 /** A started agent. */
@@ -67,6 +73,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
     spool,
     log: o.log,
     ...(o.state === undefined ? {} : { state: o.state }),
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
     onBatch: (batch) => {
       o.telemetry?.batch(batch);
       o.onBatch?.(batch);
@@ -79,7 +86,7 @@ export async function runAgent(o: RunAgentOptions): Promise<RunningAgent> {
   await o.afterProbe?.(hello);
   if (o.collectorUrl !== undefined) {
     if (o.token === undefined) throw new Error('agent: a token is needed to connect to the collector');
-    link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log, ...(o.ca === undefined ? {} : { ca: o.ca }) });
+    link = new WsLink({ url: agentEndpoint(o.collectorUrl), token: o.token, hello, spool, log: o.log, ...o.link, ...(o.ca === undefined ? {} : { ca: o.ca }) });
     link.start();
   }
   agent.start();

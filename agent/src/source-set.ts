@@ -24,6 +24,8 @@ interface Entry {
   readonly stats: SourceStats;
   inFlight: Promise<DeviceReadings> | undefined;
   lastError: string | undefined;
+  /** The source's own fault count already added to `stats.errors`. */
+  faultsSeen: number;
 }
 
 const EMPTY: DeviceReadings = { gpus: [], cpus: [] };
@@ -66,7 +68,7 @@ export class SourceSet {
         gpus.push(...inv.gpus);
         cpus.push(...inv.cpus);
         host = { ...host, ...inv.host };
-        this.#active.push({ source, stats: { reads: 0, errors: 0, timeouts: 0, lastDurationMs: 0 }, inFlight: undefined, lastError: undefined });
+        this.#active.push({ source, stats: { reads: 0, errors: 0, timeouts: 0, lastDurationMs: 0 }, inFlight: undefined, lastError: undefined, faultsSeen: 0 });
         this.#statuses.push({ name: source.name, state: 'ok' });
       } catch (err) {
         const reason = (err as Error).message;
@@ -108,6 +110,9 @@ export class SourceSet {
       (r) => {
         e.inFlight = undefined;
         e.stats.lastDurationMs = performance.now() - started;
+        const faults = e.source.faults?.() ?? 0;
+        if (faults > e.faultsSeen) e.stats.errors += faults - e.faultsSeen;
+        e.faultsSeen = Math.max(e.faultsSeen, faults);
         if (e.lastError !== undefined) this.#log.info({ source: e.source.name }, `source ${e.source.name} reads again`);
         e.lastError = undefined;
         return r;

@@ -71,6 +71,12 @@ export interface DeviceSource {
   read(tick: Tick): Promise<DeviceReadings>;
   /** Stops child processes and timers. */
   stop?(): Promise<void>;
+  /**
+   * Faults the source met and got over by itself since it started (a restarted child, skipped
+   * lines, a GPU that answered "lost"), cumulative. `read()` does not throw for these, so the
+   * agent adds them to the source's errors, which batches carry and operators see.
+   */
+  faults?(): number;
 }
 
 /** A source of the node's job map (Slurm prolog records, a simulated scheduler). */

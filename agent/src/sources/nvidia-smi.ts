@@ -156,6 +156,12 @@ export class NvidiaSmiSource implements DeviceSource {
     return { ...this.#stats, gpus };
   }
 
+  /** Children that exited or went silent, failed starts and skipped lines: faults it restarted or skipped past. */
+  faults(): number {
+    const s = this.#stats;
+    return s.childExits + s.watchdogKills + s.spawnErrors + s.garbageLines;
+  }
+
   /** Arguments of the streaming child (after `probe()`), e.g. `--query-gpu=…`, `-lms`, `100`. */
   get childArgs(): readonly string[] {
     return this.#args;

@@ -164,6 +164,11 @@ export class NvmlSource implements DeviceSource {
     return { gpus, cpus: [] };
   }
 
+  /** Readings lost to a lost GPU, one per GPU per tick: operators see the source failing while a GPU is off the bus. */
+  faults(): number {
+    return this.stats.lostReadings;
+  }
+
   /** Compute processes on the GPU with `uuid` now, or undefined when NVML cannot say. */
   processes(uuid: string): NvmlProcesses | undefined {
     const gpu = this.#gpus.find((g) => g.uuid === uuid);

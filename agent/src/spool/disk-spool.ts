@@ -2,10 +2,11 @@
  * Durable spool: batches are appended as JSON lines to segment files in a directory and
  * replayed, oldest first, after an agent restart. Is: durable across agent restarts and
  * crashes (a torn last record is cut off with a warning), bounded by bytes (oldest segments
- * dropped and counted). Is not: fsync'd per batch — after a power cut the last second or so
+ * dropped and counted), and alive on a full disk (a batch the disk refuses is dropped and
+ * counted, with one warning per episode and a note when writes succeed again). Is not: fsync'd per batch — after a power cut the last second or so
  * may be missing, which costs resolution only, because counters are cumulative.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Batch } from '@stroom/protocol';
 import { encode } from '@stroom/protocol/wire';
@@ -40,6 +41,8 @@ export class DiskSpool implements Spool {
   #dropped = 0;
   /** Open descriptor of the newest segment: one write syscall per batch, not open+write+close. */
   #fd: { file: string; fd: number } | undefined;
+  /** The disk's refusal while writes fail, so it is logged once per episode. */
+  #writeError: string | undefined;
 
   constructor(options: DiskSpoolOptions) {
     this.#o = options;
@@ -59,16 +62,11 @@ export class DiskSpool implements Spool {
     if (batch.seq <= this.lastSeq) throw new Error(`spool: seq ${batch.seq} is not after ${this.lastSeq}`);
     const frame = encode(batch);
     let seg = this.#segments[this.#segments.length - 1];
-    if (seg === undefined || seg.bytes >= this.#segmentBytes) {
-      seg = { file: join(this.#o.dir, `seg-${String(batch.seq).padStart(16, '0')}.jsonl`), items: [], bytes: 0 };
-      this.#segments.push(seg);
-    }
+    const fresh = seg === undefined || seg.bytes >= this.#segmentBytes;
+    if (seg === undefined || fresh) seg = { file: join(this.#o.dir, `seg-${String(batch.seq).padStart(16, '0')}.jsonl`), items: [], bytes: 0 };
     const line = frame + '\n';
-    if (this.#fd?.file !== seg.file) {
-      this.#closeFd();
-      this.#fd = { file: seg.file, fd: openSync(seg.file, 'a') };
-    }
-    writeSync(this.#fd.fd, line);
+    if (!this.#write(seg.file, line, batch.seq, fresh)) return;
+    if (fresh) this.#segments.push(seg);
     seg.items.push({ seq: batch.seq, frame });
     seg.bytes += line.length;
     this.#bytes += line.length;
@@ -79,6 +77,44 @@ export class DiskSpool implements Spool {
       this.#bytes -= oldest.bytes;
       rmSync(oldest.file, { force: true });
     }
+  }
+
+  /**
+   * Append `line` to `file`; false when the disk refused it (full, read-only, quota). The
+   * batch is then dropped and counted like one over the byte cap: counters are cumulative, so
+   * the next batch that gets through carries its energy. A partly written line is cut off
+   * again, so the file stays readable after a restart.
+   */
+  #write(file: string, line: string, seq: number, fresh: boolean): boolean {
+    try {
+      if (this.#fd?.file !== file) {
+        this.#closeFd();
+        this.#fd = { file, fd: openSync(file, 'a') };
+      }
+      const bytes = Buffer.byteLength(line);
+      const written = writeSync(this.#fd.fd, line);
+      if (written !== bytes) {
+        // A full disk takes what fits and says so only on the next write: cut the torn line now.
+        ftruncateSync(this.#fd.fd, fstatSync(this.#fd.fd).size - written);
+        throw new Error(`short write (${written} of ${bytes} bytes): no space left on device?`);
+      }
+    } catch (err) {
+      if (fresh) {
+        this.#closeFd();
+        rmSync(file, { force: true });
+      }
+      this.#dropped += 1;
+      if (this.#writeError === undefined) {
+        this.#writeError = (err as Error).message;
+        this.#o.log.warn({ dir: this.#o.dir, seq }, `spool: cannot write to disk (${this.#writeError}); batches are dropped and counted until it can, and the next batch kept carries their energy`);
+      }
+      return false;
+    }
+    if (this.#writeError !== undefined) {
+      this.#o.log.info({ dir: this.#o.dir, seq }, `spool: writing to disk again after: ${this.#writeError}`);
+      this.#writeError = undefined;
+    }
+    return true;
   }
 
   next(afterSeq: number): SpooledBatch | undefined {
