@@ -18,7 +18,12 @@ import WebSocket from 'ws';
 import { LogHistogram, nodeName, nodeToken } from './ingest-common.js';
 import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './ingest-common.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
+const cfg = JSON.parse(process.argv[2] ?? '{}') as LoadConfig & {
+  /** Optional (the soak sets it): redial a dropped connection after this many ms, as an agent does; reports then carry `reconnects`. */
+  readonly reconnectMs?: number;
+};
+/** Dropped connections redialled successfully, since the start. */
+let reconnects = 0;
 
 function send(msg: FromLoad): void {
   process.send?.(msg);
@@ -359,10 +364,22 @@ function connect(n: SimNode): Promise<string | undefined> {
       if (was && running) {
         counters.closes += 1;
         counters.firstClose ??= `${n.node}: ${code} ${String(reason)}`;
+        if (cfg.reconnectMs !== undefined) redial(n);
       }
       done(`closed ${code} ${String(reason)}`);
     });
   });
+}
+
+/** Dial again after cfg.reconnectMs until it opens (Hello again, same epoch; seq goes on). */
+function redial(n: SimNode): void {
+  setTimeout(() => {
+    if (!running || n.open) return;
+    void connect(n).then((err) => {
+      if (err === undefined) reconnects += 1;
+      else redial(n);
+    });
+  }, cfg.reconnectMs ?? 1000);
 }
 
 async function connectAll(): Promise<void> {
@@ -466,7 +483,7 @@ process.on('message', (msg: ToLoad) => {
       const until = performance.now() + msg.drainMs;
       const wait = (): void => {
         if (windowPending > 0 && performance.now() < until) setTimeout(wait, 20);
-        else send({ type: 'report', ...report() });
+        else send({ type: 'report', ...report(), ...(cfg.reconnectMs !== undefined ? { reconnects } : {}) });
       };
       wait();
       break;
