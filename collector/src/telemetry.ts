@@ -109,6 +109,7 @@ export interface CollectorSources {
 /** Latest committed device counters of one node. */
 interface NodeCounters {
   readonly ts: number;
+  readonly epoch: string;
   readonly devices: Batch['counters']['devices'];
 }
 
@@ -187,8 +188,9 @@ export class CollectorTelemetry {
   committed(batches: Iterable<Batch>): void {
     for (const b of batches) {
       const prev = this.#counters.get(b.node);
-      if (prev !== undefined && b.ts < prev.ts) continue;
-      this.#counters.set(b.node, { ts: b.ts, devices: b.counters.devices });
+      // Same epoch: committed in seq order, so newer even if the node's clock stepped back.
+      if (prev !== undefined && b.epoch !== prev.epoch && b.ts < prev.ts) continue;
+      this.#counters.set(b.node, { ts: b.ts, epoch: b.epoch, devices: b.counters.devices });
     }
   }
 

@@ -23,8 +23,10 @@ interface NodeState {
   jobs: readonly JobAllocation[];
   /** Sources as the node's hello listed them (disabled ones with their reason). */
   helloSources: NonNullable<Hello['sources']>;
-  /** Each source's health from the latest batch, and whether its errors or timeouts grew in it. */
-  sourceHealth: Map<string, { faults: number; failing: boolean }>;
+  /** Each source's errors + timeouts from the latest batch, and when (collector clock) they last grew. */
+  sourceHealth: Map<string, { faults: number; grewMs: number | undefined }>;
+  /** The node's clock stepped back: by how much, and the timestamp it has to pass again. */
+  clockBack: { stepMs: number; seq: number; untilTs: number } | undefined;
   /** Bumped on every change the live grid shows, so the live feed sends only changed rows. */
   version: number;
 }
@@ -49,6 +51,9 @@ export interface NodeLatest {
   /** Mean power over the last batch interval from counters (gauges when there is none yet), W. */
   readonly powerW: number | undefined;
 }
+
+/** Shortest time a source whose faults grew is shown as failing, ms. */
+const FAULT_HOLD_MS = 5000;
 
 /** In-memory live state of every node. */
 export class ClusterState {
@@ -76,6 +81,7 @@ export class ClusterState {
       jobs: prev?.jobs ?? [],
       helloSources: h.sources ?? [],
       sourceHealth: new Map(),
+      clockBack: prev?.clockBack,
       version: (prev?.version ?? 0) + 1,
     });
   }
@@ -85,13 +91,19 @@ export class ClusterState {
     const n = this.#nodes.get(effect.node);
     if (n === undefined) return;
     n.lastHeardMs = this.#now();
-    if (effect.ts >= n.lastSeenTs) {
+    // Within the connection's epoch the committer hands batches over in seq order, so each is
+    // the newest even when the node's clock stepped back; only another epoch's is judged by ts.
+    if (effect.ledger.epoch === n.epoch || effect.ts >= n.lastSeenTs) {
+      if (previousTs > 0 && effect.ts < previousTs && effect.ledger.epoch === n.epoch) {
+        n.clockBack = { stepMs: previousTs - effect.ts, seq: effect.ledger.lastSeq, untilTs: Math.max(previousTs, n.clockBack?.untilTs ?? 0) };
+      } else if (n.clockBack !== undefined && effect.ts >= n.clockBack.untilTs) n.clockBack = undefined;
       n.version += 1;
       n.lastSeenTs = effect.ts;
       for (const src of sources ?? []) {
         const faults = src.errors + src.timeouts;
         const before = n.sourceHealth.get(src.name);
-        n.sourceHealth.set(src.name, { faults, failing: before !== undefined && faults > before.faults });
+        const grew = before !== undefined && faults > before.faults;
+        n.sourceHealth.set(src.name, { faults, grewMs: grew ? this.#now() : before?.grewMs });
       }
       n.lastSample = samples[samples.length - 1] ?? n.lastSample;
       n.jobs = effect.jobs;
@@ -224,9 +236,15 @@ export class ClusterState {
       if (s.state === 'disabled') sources.push({ name: s.name, state: 'disabled', reason: s.reason ?? 'disabled at agent start' });
     }
     // Batches carry cumulative errors and timeouts per source (and the last read's duration, not
-    // its time), so a source counts as failing while its faults keep growing.
+    // its time), so a source counts as failing while its faults keep growing, and for a few
+    // intervals after: one fault between two live ticks would otherwise never be shown.
+    const holdMs = Math.max(FAULT_HOLD_MS, 5 * n.intervalMs);
     for (const [src, h] of n.sourceHealth) {
-      if (h.failing) sources.push({ name: src, state: 'failing', reason: `${h.faults} errors and timeouts so far, more in the last batch` });
+      if (h.grewMs !== undefined && this.#now() - h.grewMs <= holdMs) sources.push({ name: src, state: 'failing', reason: `${h.faults} errors and timeouts so far, more in the last ${Math.round(holdMs / 1000)} s` });
+    }
+    if (n.clockBack !== undefined) {
+      // Not a source, but the same kind of news for an operator; the books are unaffected.
+      sources.push({ name: 'clock', state: 'failing', reason: `the node's clock stepped back ${Math.round(n.clockBack.stepMs / 1000)} s at seq ${n.clockBack.seq}; batches are ordered and counted by seq, but its timestamps repeat earlier ones until they pass ${new Date(n.clockBack.untilTs).toISOString()}` });
     }
     if (agentUp && sources.length === 0) return null;
     return { node: name, agentUp, lastSeenTs: n.lastSeenTs, sources };
