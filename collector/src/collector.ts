@@ -1,6 +1,7 @@
 /** Wiring of the collector: store, committer, live state, HTTP API and both WebSocket endpoints. */
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_FACTORS, validateFactors } from './accounting/factors.js';
 import type { FootprintFactors } from './accounting/factors.js';
 import { handleHttp } from './api/http.js';
+import { FacilityMeter } from './reports/facility-meter.js';
 import type { AgentTokens } from './auth/agent-tokens.js';
 import { Gate } from './auth/gate.js';
 import type { AuthOptions, ConnectionLimits } from './auth/gate.js';
@@ -71,6 +73,12 @@ export interface CollectorOptions {
   readonly otlpIntervalMs?: number;
   /** Most running jobs exported as `stroom.job.*` on `/metrics` and OTLP, highest power first (default 1000; 0: none). */
   readonly jobMetricsLimit?: number;
+  /**
+   * CSV of facility meter periods (total facility energy, renewable, reused energy, water) for
+   * the EED KPIs in reports; periods posted to `POST /api/v1/facility/meter` are kept in
+   * `facility-meter.json` in the data directory either way.
+   */
+  readonly facilityMeterFile?: string;
 }
 
 /** A running collector. */
@@ -96,6 +104,9 @@ export function defaultDashboardDir(): string | undefined {
 /** Start a collector and resolve once it listens. */
 export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const factors = validateFactors(o.factors ?? DEFAULT_FACTORS);
+  // Before the store, so a bad meter file fails without leaving the database open.
+  const meterPersist = o.dataDir === ':memory:' ? undefined : join(o.dataDir, 'facility-meter.json');
+  const facilityMeter = o.facilityMeterFile === undefined ? new FacilityMeter([], meterPersist) : FacilityMeter.fromCsvFile(o.facilityMeterFile, meterPersist);
   // Before the store, so a bad --otlp URL fails without leaving the database open.
   const telemetry = new CollectorTelemetry({
     log: o.log,
@@ -135,7 +146,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void handleHttp({ store, picture, cluster, factors, tokens: gate.nodeTokens, access: gate.access, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
+    void handleHttp({ store, picture, cluster, factors, facilityMeter, tokens: gate.nodeTokens, access: gate.access, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
   };
   const server: Server = o.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
   server.on('upgrade', (req, socket, head) => {

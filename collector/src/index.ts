@@ -12,3 +12,4 @@ export type { AuthOptions, ConnectionLimits } from './auth/gate.js';
 export type { TrustedProxy } from './auth/authenticator.js';
 export { loadTls } from './tls.js';
 export type { TlsFiles } from './tls.js';
+export { FacilityMeter, energyReportFromStore, parseReportPeriod, renderReport, REPORT_MEDIA } from './reports/index.js';

@@ -24,6 +24,9 @@ import type { GpuColumn, GpuMetric } from './series.js';
 import { InfluxStore } from '../store/influx-store.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
+import { FacilityMeterPeriodSchema, ReportFormatSchema, ReportGroupBySchema } from '@stroom/protocol';
+import type { FacilityMeter } from '../reports/facility-meter.js';
+import { REPORT_MEDIA, energyReportFromStore, parseReportPeriod, renderReport } from '../reports/index.js';
 
 /** What the API reads from. */
 export interface ApiDeps {
@@ -40,6 +43,8 @@ export interface ApiDeps {
   readonly dashboardDir: string | undefined;
   /** Extra health facts (commit stats, connections). */
   readonly health: () => Record<string, unknown>;
+  /** Facility meter periods for the EED KPIs in reports (`--facility-meter`, `POST /api/v1/facility/meter`). */
+  readonly facilityMeter?: FacilityMeter;
   /** Serves `GET /metrics` in the Prometheus text format, when telemetry is on. */
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -297,6 +302,54 @@ function gpuMetric(url: URL): GpuMetric {
   return metric;
 }
 
+/** `GET /api/v1/reports/energy?from=&to=&by=&format=`: the report in the format asked for. */
+async function energyReport(deps: ApiDeps, url: URL, res: ServerResponse): Promise<void> {
+  const q = (key: string): string | null => url.searchParams.get(key);
+  const from = q('from');
+  const to = q('to');
+  if (from === null || to === null) throw new HttpError(400, 'query parameters from and to are required (e.g. from=2025-01-01&to=2026-01-01, UTC)');
+  let period: { fromTs: number; toTs: number };
+  try {
+    period = parseReportPeriod(from, to, ['query parameter from', 'query parameter to']);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+  const by = ReportGroupBySchema.safeParse(q('by') ?? 'account');
+  if (!by.success) throw new HttpError(400, `query parameter by: expected one of ${ReportGroupBySchema.options.join(', ')}, got "${q('by') ?? ''}"`);
+  const format = ReportFormatSchema.safeParse(q('format') ?? 'json');
+  if (!format.success) throw new HttpError(400, `query parameter format: expected one of ${ReportFormatSchema.options.join(', ')}, got "${q('format') ?? ''}"`);
+  const report = energyReportFromStore({ store: deps.store, factors: deps.factors, by: by.data, ...period, meter: deps.facilityMeter });
+  const body = await renderReport(report, format.data);
+  const media = REPORT_MEDIA[format.data];
+  const day = (ts: number): string => new Date(ts).toISOString().slice(0, 13).replace('T', '_');
+  res.writeHead(200, {
+    'content-type': media.type,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'content-disposition': `inline; filename="stroom-energy-by-${by.data}-${day(period.fromTs)}-${day(period.toTs)}.${media.ext}"`,
+  });
+  res.end(body);
+}
+
+/** `POST /api/v1/facility/meter`: `{ periods: [...] }` or one period; operators only. */
+async function postFacilityMeter(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (deps.facilityMeter === undefined) throw new HttpError(404, 'this collector keeps no facility meter data');
+  const body = await jsonBody(req, 1_048_576);
+  const list = Array.isArray(body['periods']) ? body['periods'] : [body];
+  const parsed = FacilityMeterPeriodSchema.array().min(1).safeParse(list);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new HttpError(400, `periods.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'} (each period: fromTs, toTs in ms on whole UTC hours, totalFacilityKwh, renewableKwh, reusedKwh, waterM3 in m3, source)`);
+  }
+  let result: { added: number; replaced: number };
+  try {
+    result = deps.facilityMeter.add(parsed.data);
+  } catch (err) {
+    throw new HttpError(/overlaps/.test((err as Error).message) ? 409 : 400, (err as Error).message);
+  }
+  send(res, 200, { ...result, periods: deps.facilityMeter.periods() });
+}
+
 /** Handle one HTTP request. */
 export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://collector');
@@ -306,6 +359,10 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
     if (end !== null) {
       if (req.method !== 'POST') throw new HttpError(405, `use POST on ${path}`);
       return await endJob(deps, decodeURIComponent(end[1] ?? ''), req, res);
+    }
+    if (path === '/api/v1/facility/meter' && req.method === 'POST') {
+      authorize(deps, req, res, path);
+      return await postFacilityMeter(deps, req, res);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `method ${req.method ?? ''} not allowed on ${path}`);
     const who = authorize(deps, req, res, path);
@@ -386,6 +443,8 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
       const fromTs = timeParam(url, 'from') ?? 0;
       return send(res, 200, { fromTs, toTs, accounts: accountTotals(deps, fromTs, toTs).filter((a) => maySeeAccount(who, a.account)) });
     }
+    if (path === '/api/v1/reports/energy') return await energyReport(deps, url, res);
+    if (path === '/api/v1/facility/meter') return send(res, 200, { periods: deps.facilityMeter?.periods() ?? [] });
     if (path === '/api/v1/nodes') return send(res, 200, { nodes: [...deps.store.nodes().values()].map((h) => nodeSummary(deps, h)) });
     const node = /^\/api\/v1\/nodes\/([^/]+)$/.exec(path);
     if (node !== null) {
