@@ -108,7 +108,7 @@ if (TARGET + DASHBOARDS + 500 > ports) {
 const collectorFiles = TARGET + DASHBOARDS + 1024;
 withOpenFiles(collectorFiles, 'the collector', process.execPath, []);
 
-type Gen = IpcChild<FromLoad, ToLoad> & { readonly index: number; readonly nodes: number; closes: number; reconnects: number };
+type Gen = IpcChild<FromLoad, ToLoad> & { readonly index: number; readonly nodes: number; closes: number; reconnects: number; outstanding: number };
 type Dash = IpcChild<FromDash, ToDash>;
 
 interface Server {
@@ -127,6 +127,8 @@ interface Interval {
   readonly acked: number;
   readonly heldBack: number;
   readonly outstanding: number;
+  /** Unacked batches at the end of the previous interval (0 for the first). */
+  readonly outstandingBefore: number;
   readonly open: number;
   readonly closes: number;
   readonly firstClose?: string;
@@ -176,7 +178,14 @@ async function startServer(name: 'collector' | 'baseline'): Promise<Server> {
       '--max-agents', String(Math.max(20_000, TARGET + 100)), '--max-dashboards', String(Math.max(1000, DASHBOARDS + 100))];
   }
   const spawnArgs = withOpenFiles(name === 'collector' ? collectorFiles : TARGET + 1024, `the ${name} server`, process.execPath, args);
-  const proc = new IpcChild<{ type: 'none' }, never>(spawnArgs.cmd, spawnArgs.args, 'ignore');
+  const proc = new IpcChild<{ type: 'none' }, never>(spawnArgs.cmd, spawnArgs.args, 'ignore', 'pipe');
+  // Warnings and errors come through, prefixed; the start-up and stop banners would only clutter the report.
+  let partial = '';
+  proc.proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l !== '' && !l.startsWith('stroom collector on ') && !l.startsWith('SIGINT')) process.stderr.write(`${name}: ${l}\n`);
+  });
   await waitHealthy(port, proc.proc, name);
   rssSeries = [];
   clearInterval(rssTimer);
@@ -208,7 +217,7 @@ async function startGens(server: Server, indices: readonly number[]): Promise<{ 
       window: WINDOW, secret, connectConcurrency: 64, reconnectMs: RECONNECT_MS,
     };
     const a = withOpenFiles(nodesOf(i, PROCS) + 256, 'a load generator', process.execPath, [script('ingest-load'), JSON.stringify(cfg)]);
-    gens.push(Object.assign(new IpcChild<FromLoad, ToLoad>(a.cmd, a.args), { nodes: nodesOf(i, PROCS), closes: 0, reconnects: 0, index: i }));
+    gens.push(Object.assign(new IpcChild<FromLoad, ToLoad>(a.cmd, a.args), { nodes: nodesOf(i, PROCS), closes: 0, reconnects: 0, outstanding: 0, index: i }));
   }
   const ready = await Promise.all(gens.map((g) => g.next('ready', 900_000)));
   const firstError = ready.find((r) => r.firstError !== undefined)?.firstError;
@@ -264,6 +273,7 @@ async function measure(label: string, phaseStart: number, server: Server, gens: 
   const lateness = new LogHistogram();
   let closes = 0;
   let reconnects = 0;
+  const outstandingBefore = gens.reduce((n, g) => n + g.outstanding, 0);
   reports.forEach((r, i) => {
     const g = gens[i];
     latency.merge(r.latency);
@@ -275,6 +285,7 @@ async function measure(label: string, phaseStart: number, server: Server, gens: 
     reconnects += rc - g.reconnects;
     g.closes = r.closes;
     g.reconnects = rc;
+    g.outstanding = r.outstanding;
   });
   const sum = (f: (r: LoadReport) => number): number => reports.reduce((n, r) => n + f(r), 0);
   const inWindow = rssSeries.filter(([t]) => t >= w0);
@@ -288,6 +299,7 @@ async function measure(label: string, phaseStart: number, server: Server, gens: 
     acked: sum((r) => r.acked),
     heldBack: sum((r) => r.heldBack),
     outstanding: sum((r) => r.outstanding),
+    outstandingBefore,
     open: sum((r) => r.open),
     closes,
     ...(closes > 0 && firstClose !== undefined ? { firstClose } : {}),
@@ -310,7 +322,9 @@ const samplesPerS = (iv: { acked: number; seconds: number }): number => (iv.acke
 /** Why an interval did not keep up, empty when it did. */
 function behind(iv: Interval): string[] {
   const why: string[] = [];
-  if (iv.acked < 0.99 * iv.sent) why.push(`acks behind (${iv.acked} of ${iv.sent} batches)`);
+  // Acks of an interval's last batches land in the next one, so a shortfall alone is not a
+  // backlog; a backlog is more than a second's worth of batches piling up unacked.
+  if (iv.acked < 0.99 * iv.sent && iv.outstanding - iv.outstandingBefore > iv.nodes) why.push(`acks behind (${iv.acked} of ${iv.sent} batches acked; unacked ${iv.outstandingBefore} -> ${iv.outstanding})`);
   if (iv.heldBack > 0) why.push(`${iv.heldBack} ticks held back by the ${WINDOW}-batch window`);
   if (iv.latency.quantile(0.99) > P99_LIMIT_MS) why.push(`p99 ack ${ms(iv.latency.quantile(0.99))} > 1 s`);
   return why;

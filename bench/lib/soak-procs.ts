@@ -77,9 +77,9 @@ export class IpcChild<In extends { readonly type: string }, Out> {
   readonly #waiting = new Map<string, Array<(m: In) => void>>();
   readonly #early = new Map<string, In[]>();
 
-  /** `stdout`: 'ignore' for a child whose start-up lines would only clutter the report; stderr always comes through. */
-  constructor(cmd: string, args: readonly string[], stdout: 'inherit' | 'ignore' = 'inherit') {
-    this.proc = track(spawn(cmd, args, { stdio: ['ignore', stdout, 'inherit', 'ipc'] }));
+  /** `stdout` 'ignore' and `stderr` 'pipe' (read it from `proc.stderr`) for a child whose banners would clutter the report. */
+  constructor(cmd: string, args: readonly string[], stdout: 'inherit' | 'ignore' = 'inherit', stderr: 'inherit' | 'pipe' = 'inherit') {
+    this.proc = track(spawn(cmd, args, { stdio: ['ignore', stdout, stderr, 'ipc'] }));
     this.proc.on('message', (m: In) => {
       const w = this.#waiting.get(m.type)?.shift();
       if (w !== undefined) w(m);
