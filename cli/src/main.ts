@@ -7,6 +7,7 @@ import { collectorCommand } from './commands/collector.js';
 import { demoCommand } from './commands/demo.js';
 import { jobCommand } from './commands/job.js';
 import { tokenCommand } from './commands/token.js';
+import { reportCommand } from './commands/report.js';
 import { configurable, NOT_IN_FILE } from './config/index.js';
 
 const program = new Command('stroom')
@@ -17,7 +18,8 @@ const program = new Command('stroom')
   .addCommand(configurable(agentCommand(), 'agent', { except: NOT_IN_FILE.agent }))
   .addCommand(configurable(collectorCommand(), 'collector', { except: NOT_IN_FILE.collector }))
   .addCommand(jobCommand())
-  .addCommand(tokenCommand());
+  .addCommand(tokenCommand())
+  .addCommand(reportCommand());
 
 try {
   await program.parseAsync(process.argv);
