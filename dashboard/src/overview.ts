@@ -248,7 +248,7 @@ export function createOverview(onStatus: (view: ReturnType<typeof liveView>, lab
 /**
  * Paint marks for the latency benchmark: after a message is applied, the next animation
  * frame is when it is on screen; each changed row's `lastSeenTs` is its agent's sample time.
- * Kept on `window.stroomPaint` (at most the last 5 000) only when the page was opened with
+ * Kept on `window.stroomPaint` (at most the last 500 000) only when the page was opened with
  * `?paintlog`, so ordinary pages do no extra work.
  */
 function paintMark(m: LiveCluster): void {
@@ -258,7 +258,7 @@ function paintMark(m: LiveCluster): void {
     const paintedMs = Date.now();
     const log = ((window as unknown as { stroomPaint?: number[] }).stroomPaint ??= []);
     for (const ts of sampleTs) log.push(paintedMs - ts);
-    if (log.length > 5000) log.splice(0, log.length - 5000);
+    if (log.length > 500_000) log.splice(0, log.length - 500_000);
   });
 }
 

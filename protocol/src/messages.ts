@@ -244,6 +244,17 @@ export const LiveNodeSchema = z.object({
 });
 export type LiveNode = z.infer<typeof LiveNodeSchema>;
 
+/**
+ * A grid row as a cluster message carries it: a delta may leave out the inventory columns
+ * (`gpuUuids`, `gpuPowerLimitW`) when they did not change since the previous message; the
+ * client keeps the ones it has. Full snapshots always carry them.
+ */
+export const LiveNodeRowSchema = LiveNodeSchema.extend({
+  gpuUuids: LiveNodeSchema.shape.gpuUuids.optional(),
+  gpuPowerLimitW: LiveNodeSchema.shape.gpuPowerLimitW.optional(),
+});
+export type LiveNodeRow = z.infer<typeof LiveNodeRowSchema>;
+
 /** A running job as the live page shows it. */
 export const LiveJobSchema = z.object({
   id: name,
@@ -323,7 +334,7 @@ export const LiveClusterSchema = z.object({
   /** PUE, carbon intensities and price in force this hour. */
   factors: z.array(LiveFactorSchema),
   problems: z.array(LiveProblemSchema),
-  grid: z.array(LiveNodeSchema),
+  grid: z.array(LiveNodeRowSchema),
   jobs: z.array(LiveJobSchema),
 });
 export type LiveCluster = z.infer<typeof LiveClusterSchema>;

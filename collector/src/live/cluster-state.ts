@@ -259,7 +259,8 @@ export class ClusterState {
       name: n.name,
       up,
       lastSeenTs: n.lastSeenTs,
-      powerW: up ? (n.powerW ?? this.#gaugePowerW(n)) : 0,
+      // 0.1 W is far below what a node's power means; the long float would be a third of the row.
+      powerW: up ? Math.round((n.powerW ?? this.#gaugePowerW(n)) * 10) / 10 : 0,
       gpuUuids: n.gpus.map((g) => g.uuid),
       gpuPowerW: n.gpus.map((g) => byUuid.get(g.uuid)?.powerW ?? null),
       gpuPowerLimitW: n.gpus.map((g) => g.powerLimitW ?? null),

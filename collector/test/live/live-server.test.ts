@@ -145,6 +145,9 @@ describe('/ws/live topics', () => {
     await tick('n2');
     const changed = (await v.next((m) => m.type === 'cluster' && !m.full && m.grid.length > 0)) as LiveCluster;
     expect(changed.grid.map((n) => n.name)).toEqual(['n2']);
+    // The inventory columns did not change, so the delta leaves them out.
+    expect(changed.grid[0]?.gpuUuids).toBeUndefined();
+    expect(first.grid[1]?.gpuUuids).toEqual(['GPU-2c6b5a44-1a6f-6f3e-9a9c-3b8e2d7f0a01']);
     v.ws.close();
   });
 
