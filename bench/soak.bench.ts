@@ -79,8 +79,6 @@ const PROBE_MAX = Math.max(1, Math.floor(knob('BENCH_SOAK_PROBE_MAX', 12)));
 const BASELINE_S = knob('BENCH_SOAK_BASELINE_SECONDS', 60);
 const WINDOW = Math.max(1, Math.floor(knob('BENCH_WINDOW', 64)));
 const WARMUP_S = 5;
-/** How long after the last interval its batches may still be acked and counted. */
-const DRAIN_MS = 5000;
 const RECONNECT_MS = 1000;
 const P99_LIMIT_MS = 1000;
 
@@ -242,10 +240,10 @@ function ticksOf(pids: readonly number[]): number {
 
 /**
  * Measure `seconds` of the running load: the generators' counters since their last mark (then
- * marked again, unless `finalDrainMs` is given, when their window's acks get that long), the
- * dashboards' counters, CPU of each process and RSS.
+ * marked again at once, so intervals follow each other without a gap), the dashboards'
+ * counters, CPU of each process and RSS.
  */
-async function measure(label: string, phaseStart: number, server: Server, gens: readonly Gen[], dash: Dash | undefined, seconds: number, finalDrainMs?: number): Promise<Interval> {
+async function measure(label: string, phaseStart: number, server: Server, gens: readonly Gen[], dash: Dash | undefined, seconds: number): Promise<Interval> {
   const w0 = performance.now();
   const s0 = cpuTicks(server.proc.pid);
   const g0 = ticksOf(gens.map((g) => g.pid));
@@ -256,10 +254,11 @@ async function measure(label: string, phaseStart: number, server: Server, gens: 
     await sleep(Math.min(1000, end - performance.now()));
     if (!alive(server.proc.proc)) throw new Error(`${server.name} exited during the load (${server.proc.proc.exitCode ?? server.proc.proc.signalCode})`);
   }
-  const reportsP = Promise.all(gens.map((g) => g.next('report', (finalDrainMs ?? 0) + 60_000)));
+  const reportsP = Promise.all(gens.map((g) => g.next('report', 60_000)));
   for (const g of gens) {
-    g.tell({ type: 'report', drainMs: finalDrainMs ?? 0 });
-    if (finalDrainMs === undefined) g.tell({ type: 'mark' });
+    // drainMs 0: the report comes at once, and acks still in flight count in the next interval.
+    g.tell({ type: 'report', drainMs: 0 });
+    g.tell({ type: 'mark' });
   }
   const dashP = dash?.next('report', 60_000);
   dash?.tell({ type: 'report' });
@@ -445,7 +444,7 @@ try {
   const n = Math.ceil(SECONDS / REPORT_S);
   for (let k = 1; k <= n; k++) {
     const len = Math.min(REPORT_S, SECONDS - (k - 1) * REPORT_S);
-    const iv = await measure('soak', soakStart, collector, gens, dash, len, k === n ? DRAIN_MS : undefined);
+    const iv = await measure('soak', soakStart, collector, gens, dash, len);
     soakIvs.push(iv);
     console.log(line(iv));
   }
@@ -515,7 +514,7 @@ console.log(`\nsummary (${T.seconds.toFixed(0)} s soak, ${nodesSoaked} agent con
 if (rampNote !== undefined) console.log(`  ${rampNote}`);
 const unackedBefore = soakIvs[0]?.outstandingBefore ?? 0;
 const unackedAfter = soakIvs[soakIvs.length - 1]?.outstanding ?? 0;
-console.log(`  agents: ${samplesPerS(T).toFixed(0)} GPU samples/s acked (${T.acked} acks for ${T.sent} batches sent, ${DRAIN_MS / 1000} s drain after the end included; unacked at the start ${unackedBefore}, at the end ${unackedAfter}), ack p50 ${ms(T.latency.quantile(0.5))} p99 ${ms(T.latency.quantile(0.99))} max ${ms(T.latency.max)}; intervals behind: ${behindIvs} of ${soakIvs.length}`);
+console.log(`  agents: ${samplesPerS(T).toFixed(0)} GPU samples/s acked (${T.acked} acks for ${T.sent} batches sent; unacked at the start ${unackedBefore}, at the end ${unackedAfter}, in flight or backlog), ack p50 ${ms(T.latency.quantile(0.5))} p99 ${ms(T.latency.quantile(0.99))} max ${ms(T.latency.max)}; intervals behind: ${behindIvs} of ${soakIvs.length}`);
 console.log(`  collector: CPU ${T.cpuPct.toFixed(1)} % of a core (${((T.cpuPct / 100) * 1e6 / Math.max(1e-9, samplesPerS(T))).toFixed(1)} µs per GPU sample, dashboards included); RSS first minute ${rss.first.toFixed(0)} MiB, last minute ${rss.last.toFixed(0)} MiB, max ${rss.max.toFixed(0)} MiB`);
 console.log(`  RSS slope over the second half: ${rss.secondHalf.toFixed(3)} MiB/min (${(rss.secondHalf * 60).toFixed(1)} MiB/h if it went on); over the whole soak ${rss.whole.toFixed(3)} MiB/min`);
 if (DASHBOARDS > 0) {
@@ -539,7 +538,7 @@ if (BASELINE_S > 0 && gens.length > 0) {
     await sleep(300 + WARMUP_S * 1000);
     for (const g of bgens) g.tell({ type: 'mark' });
     const bStart = performance.now();
-    const iv = await measure('baseline', bStart, server, bgens, undefined, BASELINE_S, DRAIN_MS);
+    const iv = await measure('baseline', bStart, server, bgens, undefined, BASELINE_S);
     const b = rssFigures(rssBetween(bStart, bStart + BASELINE_S * 1000 + 1000));
     console.log(`\nbaseline: parse-only server (JSON.parse + ack, keeps nothing), same ${iv.nodes} agents, no dashboards, ${iv.seconds.toFixed(0)} s:`);
     console.log(line(iv));
