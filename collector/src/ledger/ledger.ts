@@ -50,11 +50,18 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
   const nodeMj: SplitMj = { gpuMj: 0, cpuMj: 0, otherMj: 0 };
   const glitches: string[] = [];
   const dtMs = state.lastTs > 0 ? batch.ts - state.lastTs : 0;
+  // When each device's counter last rose ("t:" keys): a device the agent could not read for a
+  // while (a GPU off the bus) brings the energy of that whole stretch in one interval, which is
+  // physics over the stretch, not over the interval.
+  const rose = new Map<string, number>();
   batch.counters.devices.forEach((d, i) => {
     const delta = step(`d:${d.id}`, d.energyMj);
-    const max = dtMs > 0 ? limit?.(d.id, dtMs) : undefined;
+    const sinceTs = state.counters[`t:${d.id}`] ?? state.lastTs;
+    rose.set(d.id, delta > 0 ? batch.ts : sinceTs);
+    const spanMs = dtMs > 0 ? batch.ts - Math.min(sinceTs, state.lastTs) : 0;
+    const max = spanMs > 0 ? limit?.(d.id, spanMs) : undefined;
     if (max !== undefined && delta > max) {
-      glitches.push(`counters.devices[${i}].energyMj: rose ${delta / 1000} J in ${dtMs / 1000} s (${Math.round(delta / dtMs)} W), above twice the device's limit; new baseline, nothing counted for this interval`);
+      glitches.push(`counters.devices[${i}].energyMj: rose ${delta / 1000} J in ${spanMs / 1000} s (${Math.round(delta / spanMs)} W), above twice the device's limit; new baseline, nothing counted for this interval`);
     }
     if (d.kind === 'gpu') nodeMj.gpuMj += delta;
     else nodeMj.cpuMj += delta;
@@ -96,6 +103,7 @@ export function applyBatch(state: LedgerState, batch: Batch, limit?: EnergyLimit
   }
   // The job map this interval ends with owns the next one: remember its GPU counts ("m:" keys).
   for (const j of batch.jobs) counters[`m:${j.id}`] = j.gpus.length;
+  for (const [id, ts] of rose) counters[`t:${id}`] = ts;
   const ledger: LedgerState = { node: state.node, epoch: state.epoch, lastSeq: batch.seq, lastTs: batch.ts, counters };
   if (glitches.length > 0) {
     // The agent's job and idle counters carry the same glitch: drop the whole interval so
