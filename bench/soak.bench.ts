@@ -473,7 +473,7 @@ function totals(ivs: readonly Interval[]): Totals {
   };
 }
 
-function rssFigures(points: ReadonlyArray<[number, number]>): { secondHalf: number; whole: number; first: number; last: number; max: number } {
+function rssFigures(points: ReadonlyArray<[number, number]>): { secondHalf: number; whole: number; first: number; last: number; max: number; edgeS: number } {
   const endMin = points[points.length - 1]?.[0] ?? 0;
   const oneMin = Math.min(1, endMin / 2);
   return {
@@ -482,6 +482,8 @@ function rssFigures(points: ReadonlyArray<[number, number]>): { secondHalf: numb
     first: meanOf(points.filter(([m]) => m <= oneMin).map(([, r]) => r)),
     last: meanOf(points.filter(([m]) => m >= endMin - oneMin).map(([, r]) => r)),
     max: Math.max(0, ...points.map(([, r]) => r)),
+    /** Length of the "first" and "last" stretches, s (a minute, or half of a shorter run). */
+    edgeS: oneMin * 60,
   };
 }
 
@@ -515,7 +517,7 @@ if (rampNote !== undefined) console.log(`  ${rampNote}`);
 const unackedBefore = soakIvs[0]?.outstandingBefore ?? 0;
 const unackedAfter = soakIvs[soakIvs.length - 1]?.outstanding ?? 0;
 console.log(`  agents: ${samplesPerS(T).toFixed(0)} GPU samples/s acked (${T.acked} acks for ${T.sent} batches sent; unacked at the start ${unackedBefore}, at the end ${unackedAfter}, in flight or backlog), ack p50 ${ms(T.latency.quantile(0.5))} p99 ${ms(T.latency.quantile(0.99))} max ${ms(T.latency.max)}; intervals behind: ${behindIvs} of ${soakIvs.length}`);
-console.log(`  collector: CPU ${T.cpuPct.toFixed(1)} % of a core (${((T.cpuPct / 100) * 1e6 / Math.max(1e-9, samplesPerS(T))).toFixed(1)} µs per GPU sample, dashboards included); RSS first minute ${rss.first.toFixed(0)} MiB, last minute ${rss.last.toFixed(0)} MiB, max ${rss.max.toFixed(0)} MiB`);
+console.log(`  collector: CPU ${T.cpuPct.toFixed(1)} % of a core (${((T.cpuPct / 100) * 1e6 / Math.max(1e-9, samplesPerS(T))).toFixed(1)} µs per GPU sample, dashboards included); RSS mean of the first ${rss.edgeS.toFixed(0)} s ${rss.first.toFixed(0)} MiB, of the last ${rss.edgeS.toFixed(0)} s ${rss.last.toFixed(0)} MiB, max ${rss.max.toFixed(0)} MiB`);
 console.log(`  RSS slope over the second half: ${rss.secondHalf.toFixed(3)} MiB/min (${(rss.secondHalf * 60).toFixed(1)} MiB/h if it went on); over the whole soak ${rss.whole.toFixed(3)} MiB/min`);
 if (DASHBOARDS > 0) {
   console.log(`  dashboards: ${(dashMsgs / DASHBOARDS / Math.max(1e-9, T.seconds)).toFixed(2)} cluster msg/s per client (slowest client in any interval ${Number.isFinite(dashMinPerS) ? dashMinPerS.toFixed(2) : '-'}), lag p50 ${ms(dashLag.quantile(0.5))} p99 ${ms(dashLag.quantile(0.99))} max ${ms(dashLag.max)}, ${(dashBytes / 1e6 / Math.max(1e-9, T.seconds)).toFixed(1)} MB/s received in all, ${dashFulls} full snapshots (a subscription's first, or a resync after being skipped), ${dashMissed} ticks missed, ${dashErrors} error messages, ${dashValidated - dashInvalid} of ${dashValidated} sampled messages valid against LiveMessageSchema`);
