@@ -26,6 +26,7 @@ describe('stroom CLI', () => {
       expect(help.status).toBe(0);
       expect(help.stdout).toContain(`Usage: stroom ${sub} [options]`);
     }
+    expect(stroom('job', '--help').stdout).toContain('Usage: stroom job [options] <id>');
   });
 
   it('`agent --print --once` prints the inventory, then one measured batch, as JSON lines, with no collector', () => {
