@@ -157,7 +157,7 @@ describe('deploy/stroom.example.toml', () => {
   });
 });
 
-describe('stroom agent/collector --config', () => {
+describe('stroom agent/collector --config', { timeout: 60_000 }, () => {
   const hello = (stdout: string) => HelloSchema.parse(JSON.parse(stdout.split('\n')[0] ?? ''));
   const once = ['agent', '--gpu', 'simulated', '--once', '--log-level', 'silent'];
 

@@ -30,7 +30,7 @@ function systemdVersion(): number | undefined {
 const version = systemdVersion();
 if (version === undefined) console.warn('skipping `systemd-analyze verify` of deploy/systemd/*.service: systemd-analyze is not installed (Debian: apt-get install systemd)');
 
-describe('deploy/systemd', () => {
+describe('deploy/systemd', { timeout: 30_000 }, () => {
   it('runs the agent as its own user with only the capability RAPL needs, on a read-only system, restarting with back-off', () => {
     const s = service('stroom-agent.service');
     expect(s.get('User')).toBe('stroom');
@@ -86,7 +86,7 @@ describe('deploy/systemd', () => {
   });
 });
 
-describe('deploy/slurm/install.sh', () => {
+describe('deploy/slurm/install.sh', { timeout: 30_000 }, () => {
   it('copies the hooks, writes a settings file once, and prints the slurm.conf lines', () => {
     const dest = join(tmp, 'etc-slurm');
     const env = join(tmp, 'etc-stroom', 'slurm.env');

@@ -3,7 +3,7 @@
  * (in-process, loopback) fed by a real agent over its WebSocket link. Every figure the screen
  * prints is read back and compared with the collector's own `GET /api/v1/jobs/{id}`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,8 @@ import type { Collector } from '@stroom/collector';
 const MAIN = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it first)`);
 
-const { STROOM_COLLECTOR_URL: _url, STROOM_TOKEN: _token, ...ENV } = process.env;
+const { STROOM_COLLECTOR_URL: _url, STROOM_TOKEN: _token, NO_COLOR: _noColor, ...ENV } = process.env;
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
 /** Run the CLI without blocking this process: the collector under test lives in it. */
 function stroom(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -55,12 +56,13 @@ function expectShown(printed: number, exact: number, what: string): void {
   expect(Math.abs(printed - exact), `${what}: printed ${printed}, API ${exact}`).toBeLessThanOrEqual(tolerance);
 }
 
-describe('stroom job', () => {
+describe('stroom job', { timeout: 60_000 }, () => {
   const data = mkdtempSync(join(tmpdir(), 'stroom-cli-job-'));
   const log = pino({ level: process.env['STROOM_TEST_LOG'] ?? 'silent' }, pino.destination(2));
   const token = 'token-for-gcn1-0123456789';
   let collector: Collector;
   let api: JobDetail;
+  let running: JobSummary | undefined;
 
   beforeAll(async () => {
     collector = await startCollector({ host: '127.0.0.1', port: 0, dataDir: data, tokens: new AgentTokens([['gcn1', token]]), log, basePowerW: basePowerOf([parseBasePowerRule('gcn*=300')]) });
@@ -73,6 +75,8 @@ describe('stroom job', () => {
     // The job with the most GPUs: its figures are the least likely to be all zero.
     const pick = [...list.jobs].sort((a, b) => b.gpus - a.gpus || b.energyJ.total - a.energyJ.total)[0];
     expect(pick, 'the simulated node completed no job').toBeDefined();
+    // The agent stopped mid-job: the jobs it had on are still running as far as the collector knows.
+    running = ((await (await fetch(`${collector.url}/api/v1/jobs?state=running&limit=1`)).json()) as { jobs: JobSummary[] }).jobs[0];
     api = JobDetailSchema.parse(await (await fetch(`${collector.url}/api/v1/jobs/${pick?.id ?? ''}`)).json());
   }, 30_000);
 
@@ -134,6 +138,26 @@ describe('stroom job', () => {
     // Every factor the footprint used, by name, with its source.
     for (const f of api.factors) expect(screen).toMatch(new RegExp(`^ {2}${f.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+\\S+ .*${f.quality}; `, 'm'));
     expect(screen).toContain(`method: ${api.method}`);
+  });
+
+  it('shows a running job with its figures so far and no end', async () => {
+    expect(running, 'no job was running when the agent stopped').toBeDefined();
+    const r = await stroom('job', running?.id ?? '', '--collector', collector.url);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}state\s+running \(figures so far\)$/m);
+    expect(r.stdout).toMatch(/^ {2}end\s+-$/m);
+    expectShown(field(r.stdout, 'IT total').value, (running?.energyJ.total ?? NaN) / 3.6e6, 'IT total');
+  });
+
+  it.skipIf(!hasScript)('uses bold on a terminal, and no colour with NO_COLOR', async () => {
+    // `script` runs the CLI on a pseudo-terminal.
+    const onTty = (env: Record<string, string>) => new Promise<string>((resolve) => {
+      execFile('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} job ${api.id} --collector ${collector.url}`, '/dev/null'], { encoding: 'utf8', timeout: 30_000, env: { ...ENV, ...env } }, (_err, stdout) => resolve(stdout));
+    });
+    expect(await onTty({})).toContain(`\x1b[1mjob ${api.id}\x1b[22m`);
+    const plain = await onTty({ NO_COLOR: '1' });
+    expect(plain).toContain(`job ${api.id}  completed`);
+    expect(plain).not.toMatch(/\x1b\[/);
   });
 
   it('--summary-line prints one plain line with the job, its energy, CO2e and cost', async () => {
