@@ -80,7 +80,8 @@ export class JobsTable {
     }
   }
 
-  update(jobs: readonly LiveJob[], nowMs: number): void {
+  /** Show `jobs` (highest power first); `total` is how many run when `jobs` is only the top of them. */
+  update(jobs: readonly LiveJob[], nowMs: number, total = jobs.length): void {
     const sorted = sortJobs(jobs);
     const shown = sorted.slice(0, this.maxRows);
     const frag = document.createDocumentFragment();
@@ -115,8 +116,8 @@ export class JobsTable {
     this.tbody.replaceChildren(frag);
     if (this.caption !== null) {
       this.caption.textContent =
-        sorted.length > shown.length
-          ? `Top ${formatCount(shown.length)} of ${formatCount(sorted.length)} by power`
+        Math.max(total, sorted.length) > shown.length
+          ? `Top ${formatCount(shown.length)} of ${formatCount(Math.max(total, sorted.length))} by power`
           : `${formatCount(sorted.length)} running, by power`;
     }
   }

@@ -165,7 +165,7 @@ export function createOverview(onStatus: (view: ReturnType<typeof liveView>, lab
     gridPanel.dataset['size'] = cells <= SMALL_GRID_CELLS ? 'small' : 'large';
     chart.append(m.ts / 1000, m.powerW);
     grid.update(rows);
-    jobs.update(m.jobs, m.ts);
+    jobs.update(m.jobs, m.ts, m.jobsRunning);
     showNotice(null);
     renderStatus();
     paintMark(m);
@@ -256,9 +256,12 @@ function paintMark(m: LiveCluster): void {
   const sampleTs = m.grid.map((n) => n.lastSeenTs);
   requestAnimationFrame(() => {
     const paintedMs = Date.now();
-    const log = ((window as unknown as { stroomPaint?: number[] }).stroomPaint ??= []);
+    const w = window as unknown as { stroomPaint?: number[]; stroomPaintSinceBuild?: number[] };
+    const log = (w.stroomPaint ??= []);
     for (const ts of sampleTs) log.push(paintedMs - ts);
     if (log.length > 500_000) log.splice(0, log.length - 500_000);
+    // From the collector building the message (m.ts) to paint: encoding, transfer, parse, draw.
+    (w.stroomPaintSinceBuild ??= []).push(paintedMs - m.ts);
   });
 }
 
