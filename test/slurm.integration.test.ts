@@ -257,8 +257,12 @@ describe.skipIf(!summaryReady && !CI)('job summary from the epilog, against a re
   beforeAll(async () => {
     if (!found.ok || !('url' in hooks)) return;
     if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: the epilog runs the built CLI; run \`npx tsc -b\``);
-    mkdirSync(dirname(hooks.tokenFile), { recursive: true });
-    writeFileSync(hooks.tokenFile, token + '\n', { mode: 0o600 });
+    try {
+      mkdirSync(dirname(hooks.tokenFile), { recursive: true });
+      writeFileSync(hooks.tokenFile, token + '\n', { mode: 0o600 });
+    } catch (err) {
+      throw new Error(`cannot write the epilog's token file ${hooks.tokenFile} (${(err as NodeJS.ErrnoException).code ?? ''}): the test gives its collector and the epilog a fresh token there; make it writable for this user (sudo chown $USER ${dirname(hooks.tokenFile)})`);
+    }
     collector = await startCollector({ host: '127.0.0.1', port: Number(hooks.url.port), dataDir: join(out.dir, 'data'), tokens: new AgentTokens([[found.node, token]]), log });
     // Simulated GPUs for power; the job map comes from the real Slurm (reconcile only: this
     // run dir has no prolog records, and the GPU map of the test above stays untouched).
