@@ -57,6 +57,11 @@ const FAULT_HOLD_MS = 5000;
 
 const NAME_ORDER = new Intl.Collator('en', { numeric: true });
 
+/** `x` rounded to 1/`per`, or null when absent. */
+function round(x: number | undefined, per: number): number | null {
+  return x === undefined ? null : Math.round(x * per) / per;
+}
+
 /** In-memory live state of every node. */
 export class ClusterState {
   readonly #nodes = new Map<string, NodeState>();
@@ -268,10 +273,11 @@ export class ClusterState {
       // 0.1 W is far below what a node's power means; the long float would be a third of the row.
       powerW: up ? Math.round((n.powerW ?? this.#gaugePowerW(n)) * 10) / 10 : 0,
       gpuUuids: n.gpus.map((g) => g.uuid),
-      gpuPowerW: n.gpus.map((g) => byUuid.get(g.uuid)?.powerW ?? null),
+      // Rounded for display only (the books use counters): the wire carries what a person can read.
+      gpuPowerW: n.gpus.map((g) => round(byUuid.get(g.uuid)?.powerW, 10)),
       gpuPowerLimitW: n.gpus.map((g) => g.powerLimitW ?? null),
-      gpuTempC: n.gpus.map((g) => byUuid.get(g.uuid)?.tempC ?? null),
-      gpuUtilRatio: n.gpus.map((g) => byUuid.get(g.uuid)?.utilRatio ?? null),
+      gpuTempC: n.gpus.map((g) => round(byUuid.get(g.uuid)?.tempC, 1)),
+      gpuUtilRatio: n.gpus.map((g) => round(byUuid.get(g.uuid)?.utilRatio, 1000)),
       gpuJob: n.gpus.map((g) => owner.get(g.uuid) ?? null),
     };
   }
