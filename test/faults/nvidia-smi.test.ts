@@ -43,7 +43,8 @@ const ZERO_S = 10;
 const PERIOD_S = 20;
 const BUSY_W = 300;
 const FAULT_UNTIL_S = 15;
-const STOP_AT_S = 21;
+/** Well into the last 0 W stretch: on a loaded machine the fake's rows can lag real time by seconds. */
+const STOP_AT_S = 24;
 const MAX_GAP_MS = 300;
 
 /** The wrapper: the fake, with the mode from `$FAULT_DIR/mode` and streamed output copied to `$FAULT_DIR/rows.log`. */
