@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { IDLE_GPU_UTIL_RATIO, JobDetailSchema, jToKwh } from '@stroom/protocol';
+// The light part of the protocol at start-up; the zod schemas load when a job is fetched, so
+// other commands (the agent on every node) never carry them.
+import { IDLE_GPU_UTIL_RATIO, jToKwh } from '@stroom/protocol/wire';
 import type { FactorUse, JobDetail } from '@stroom/protocol';
 import { intBetween } from '../options.js';
 
@@ -80,6 +82,7 @@ export async function fetchJob(collectorUrl: string, id: string, token: string |
   } catch {
     throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
   }
+  const { JobDetailSchema } = await import('@stroom/protocol');
   const parsed = JobDetailSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

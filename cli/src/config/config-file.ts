@@ -5,8 +5,7 @@
  * is a new key, checked by the same parser as on the command line.
  */
 import { readFileSync } from 'node:fs';
-import { parse, TomlError } from 'smol-toml';
-import { z } from 'zod';
+import { createRequire } from 'node:module';
 import type { Command, Option } from 'commander';
 
 /** The commands that read a table of the file. */
@@ -42,39 +41,25 @@ export function fileOptions(cmd: Command, except: readonly string[]): Option[] {
 
 const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 
-/** The zod schema of one option's value in the file; values go through the option's own parser. */
-function valueSchema(option: Option): z.ZodType {
-  if (isFlag(option)) return z.boolean({ error: (i) => `expected true or false, got ${show(i.input)}` });
-  const one = z.union([z.string(), z.number()], { error: (i) => `expected a ${option.variadic ? 'list of strings' : 'string or number'}, got ${show(i.input)}` });
-  const parsed = (raw: string | number, ctx: z.RefinementCtx): unknown => {
-    const text = String(raw);
-    if (option.argChoices !== undefined && !option.argChoices.includes(text)) {
-      ctx.addIssue({ code: 'custom', message: `expected one of ${option.argChoices.join(', ')}, got ${show(raw)}` });
-      return z.NEVER;
-    }
-    if (option.parseArg === undefined) return typeof raw === 'number' && !option.variadic ? text : raw;
-    try {
-      return option.parseArg(text, undefined);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
+/**
+ * One option's value from the file, checked and parsed as the option parses it on the command
+ * line; throws a message without the key. Checked by hand rather than with zod: the agent runs
+ * on every GPU node with --config, and zod would add ~12 MB to it (see protocol/src/wire.ts).
+ */
+function fileValue(option: Option, raw: unknown): unknown {
+  if (isFlag(option)) {
+    if (typeof raw !== 'boolean') throw new Error(`expected true or false, got ${show(raw)}`);
+    return raw;
+  }
+  const one = (x: unknown): unknown => {
+    if (typeof x !== 'string' && typeof x !== 'number') throw new Error(`expected a ${option.variadic ? 'list of strings' : 'string or number'}, got ${show(x)}`);
+    const text = String(x);
+    if (option.argChoices !== undefined && !option.argChoices.includes(text)) throw new Error(`expected one of ${option.argChoices.join(', ')}, got ${show(x)}`);
+    return option.parseArg === undefined ? text : option.parseArg(text, undefined);
   };
-  if (option.variadic) return z.array(one, { error: (i) => `expected a list of strings, got ${show(i.input)}` }).transform((xs, ctx) => xs.map((x) => parsed(x, ctx)));
-  return one.transform(parsed);
-}
-
-/** The schema of a command's table: exactly its options' keys, each checked by its option. */
-export function sectionSchema(cmd: Command, except: readonly string[]): z.ZodType<Record<string, unknown>> {
-  const shape: Record<string, z.ZodType> = {};
-  for (const o of fileOptions(cmd, except)) shape[fileKey(o)] = valueSchema(o).optional();
-  return z.strictObject(shape) as unknown as z.ZodType<Record<string, unknown>>;
-}
-
-function issueText(file: string, section: string, issue: z.core.$ZodIssue): string {
-  const path = [section, ...issue.path.map(String)].join('.');
-  if (issue.code === 'unrecognized_keys') return `${file}: ${issue.keys.map((k) => `${path}.${k}`).join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''} (see deploy/stroom.example.toml for every key)`;
-  return `${file}: ${path}: ${issue.message}`;
+  if (!option.variadic) return one(raw);
+  if (!Array.isArray(raw)) throw new Error(`expected a list of strings, got ${show(raw)}`);
+  return raw.map(one);
 }
 
 /** Read and parse the TOML file; its tables other than the known sections are refused. */
@@ -85,11 +70,13 @@ export function readConfigFile(file: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigError(`${file}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+  // Loaded here, not at start-up: only `--config` needs it.
+  const toml = createRequire(import.meta.url)('smol-toml') as typeof import('smol-toml');
   let doc: Record<string, unknown>;
   try {
-    doc = parse(text) as Record<string, unknown>;
+    doc = toml.parse(text) as Record<string, unknown>;
   } catch (err) {
-    if (err instanceof TomlError) throw new ConfigError(`${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? ''}`);
+    if (err instanceof toml.TomlError) throw new ConfigError(`${file}:${err.line}:${err.column}: not valid TOML: ${err.message.split('\n')[0]?.replace(/^Invalid TOML document: /, '') ?? ''}`);
     throw err;
   }
   for (const [k, v] of Object.entries(doc)) {
@@ -101,17 +88,26 @@ export function readConfigFile(file: string): Record<string, unknown> {
 
 /**
  * The values of `section` in `file`, by option attribute name, each already parsed as its
- * option would parse it on the command line.
+ * option would parse it on the command line. Unknown keys are refused; every problem is listed,
+ * each as `FILE: section.key: what is wrong`.
  */
 export function loadSection(file: string, section: ConfigSection, cmd: Command, except: readonly string[]): Map<string, unknown> {
-  const table = readConfigFile(file)[section] ?? {};
-  const result = sectionSchema(cmd, except).safeParse(table);
-  if (!result.success) throw new ConfigError(result.error.issues.map((i) => issueText(file, section, i)).join('\n'));
-  const byKey = new Map(fileOptions(cmd, except).map((o) => [fileKey(o), o.attributeName()] as const));
+  const table = (readConfigFile(file)[section] ?? {}) as Record<string, unknown>;
+  const byKey = new Map(fileOptions(cmd, except).map((o) => [fileKey(o), o] as const));
   const out = new Map<string, unknown>();
-  for (const [k, v] of Object.entries(result.data)) {
-    const attr = byKey.get(k);
-    if (attr !== undefined && v !== undefined) out.set(attr, v);
+  const problems: string[] = [];
+  for (const [key, raw] of Object.entries(table)) {
+    const option = byKey.get(key);
+    if (option === undefined) {
+      problems.push(`${file}: ${section}.${key}: unknown key (see deploy/stroom.example.toml for every key)`);
+      continue;
+    }
+    try {
+      out.set(option.attributeName(), fileValue(option, raw));
+    } catch (err) {
+      problems.push(`${file}: ${section}.${key}: ${(err as Error).message}`);
+    }
   }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return out;
 }

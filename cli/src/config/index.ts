@@ -1,5 +1,5 @@
 /** The configuration file and environment overrides of `stroom agent` and `stroom collector`. */
-export { CONFIG_SECTIONS, ConfigError, envName, fileKey, fileOptions, loadSection, readConfigFile, sectionSchema } from './config-file.js';
+export { CONFIG_SECTIONS, ConfigError, envName, fileKey, fileOptions, loadSection, readConfigFile } from './config-file.js';
 export type { ConfigSection } from './config-file.js';
 export { configurable } from './configurable.js';
 
