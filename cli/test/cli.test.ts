@@ -17,7 +17,7 @@ function stroom(...args: string[]): { status: number | null; stdout: string; std
 }
 
 describe('stroom CLI', () => {
-  it('has --help on every subcommand', () => {
+  it('has --help on every subcommand', { timeout: 60_000 }, () => {
     const top = stroom('--help');
     expect(top.status).toBe(0);
     for (const sub of ['demo', 'agent', 'collector']) {
