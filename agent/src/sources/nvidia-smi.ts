@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { GpuInfo } from '@stroom/protocol';
 import { trapezoidMj } from '../energy/integrator.js';
 import { SourceUnavailable, type DeviceReadings, type DeviceSource, type GpuReading, type Inventory, type Tick } from '../source.js';
-import { LineSplitter, parseQueryGpuCsv, parseQueryGpuLine, type CsvGpuRow } from './nvidia-smi-csv.js';
+import { LineSplitter, parseQueryGpuCsv, parseQueryGpuLine, whyNotRow, type CsvGpuRow } from './nvidia-smi-csv.js';
 import { chooseFields, parseHelpQueryGpu } from './nvidia-smi-fields.js';
 import { parseListGpus, parseQueryXml, type ListedGpu } from './nvidia-smi-xml.js';
 
@@ -388,7 +388,8 @@ export class NvidiaSmiSource implements DeviceSource {
     const row = parseQueryGpuLine(line, this.#fields);
     if (row === undefined) {
       this.#stats.garbageLines += 1;
-      this.#warnOnce('garbage', `nvidia-smi printed a line that is not a GPU row, skipped: ${JSON.stringify(line.slice(0, 200))}`);
+      const why = whyNotRow(line, this.#fields) ?? 'unreadable';
+      this.#warnOnce('garbage', `nvidia-smi printed a line that is not a GPU row (${why}), skipped: ${JSON.stringify(line.slice(0, 200))}`);
       return;
     }
     this.#stats.lines += 1;
