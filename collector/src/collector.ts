@@ -146,7 +146,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   const dashboardDir = o.dashboardDir ?? defaultDashboardDir();
   if (dashboardDir === undefined) o.log.warn('dashboard build not found (run `npm run build`); serving the API only');
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void handleHttp({ store, picture, cluster, factors, facilityMeter, tokens: gate.nodeTokens, access: gate.access, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats }) }, req, res);
+    void handleHttp({ store, picture, cluster, factors, facilityMeter, tokens: gate.nodeTokens, access: gate.access, dashboardDir, metrics: (req, res) => telemetry.handle(req, res), health: () => ({ nodes: cluster.nodeCount, ...committer.stats, ...agents.stats, agentsConnected: agents.connected, dashboardsConnected: live.clients }) }, req, res);
   };
   const server: Server = o.tls === undefined ? createServer(onRequest) : createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, onRequest);
   server.on('upgrade', (req, socket, head) => {

@@ -42,6 +42,7 @@ export interface AgentServerStats {
   rejectedFrames: number;
   /** Single values refused for being outside physics; the rest of their batch was kept. */
   rejectedValues: number;
+  /** Agent connections accepted since start (open now: `connected`). */
   connections: number;
   /** Frames held back by the per-connection rate limit (all handled later, in order). */
   delayedFrames: number;
