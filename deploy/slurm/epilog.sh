@@ -35,11 +35,12 @@ log() {
   return 0
 }
 
-# notify JOB [wait]: with `wait`, bounded but not detached (the summary needs the end recorded).
+# notify JOB [wait]: with `wait`, bounded but not detached (the summary needs the end recorded),
+# and status 1 when the collector was not told.
 notify() {
   local job=$1 mode=${2:-detach} url=${STROOM_COLLECTOR_URL:-} token_file=${STROOM_TOKEN_FILE:-/etc/stroom/agent.token} token= node body end_ts
   [ -n "$url" ] || return 0
-  command -v curl >/dev/null 2>&1 || { log "curl not found; collector not told"; return 0; }
+  command -v curl >/dev/null 2>&1 || { log "curl not found; collector not told"; return 1; }
   if [ -r "$token_file" ]; then token=$(tr -d '[:space:]' <"$token_file"); else log "no token at $token_file"; fi
   node=${STROOM_NODE:-${SLURMD_NODENAME:-$(hostname -s 2>/dev/null)}}
   node=${node//[^A-Za-z0-9._-]/_}
@@ -50,7 +51,8 @@ notify() {
   local cfg=
   [ -z "$token" ] || cfg="header = \"Authorization: Bearer $token\""
   if [ "$mode" = wait ]; then
-    printf '%s\n' "$cfg" | "${cmd[@]}" >/dev/null 2>&1 || log "collector not told (curl failed)"
+    # Status 1 when the collector was not told: the summary is then skipped, not waited for.
+    printf '%s\n' "$cfg" | "${cmd[@]}" >/dev/null 2>&1 || { log "collector not told (curl failed); no job summary"; return 1; }
   elif command -v setsid >/dev/null 2>&1; then
     # Detached: slurmd kills the hook's process group when the hook exits.
     printf '%s\n' "$cfg" | setsid "${cmd[@]}" >/dev/null 2>&1 &
@@ -158,8 +160,7 @@ main() {
     find "$jobs_dir" -maxdepth 1 -name '.*' -type f -mmin +60 -delete 2>/dev/null
   fi
   if [ -n "${STROOM_COLLECTOR_URL:-}" ] && [ "${STROOM_JOB_SUMMARY:-1}" = 1 ]; then
-    notify "$job" wait
-    summary "$job"
+    if notify "$job" wait; then summary "$job"; fi
   else
     notify "$job"
   fi
