@@ -209,6 +209,8 @@ describe.skipIf(!CHROMIUM_FOUND && !CI)('dashboard in headless Chromium', () => 
           gpuJob: Array.from({ length: 8 }, (_, g) => (g < 6 ? `job${n}` : null)),
         });
       }
+      // A 1,000-node grid gets the full width, as the page gives a real one.
+      (document.getElementById('panel-grid') as HTMLElement).dataset['size'] = 'large';
       // The live feed would overwrite the synthetic grid at its next message: stop listening.
       grid.update = ((orig) => function (this: unknown, r: Row[]) { if (r === rows) orig.call(this, r); })(grid.update.bind(grid));
       grid.update(rows);
