@@ -4,7 +4,7 @@
  * prints is read back and compared with the collector's own `GET /api/v1/jobs/{id}`.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,5 +186,25 @@ describe('stroom job', { timeout: 60_000 }, () => {
     expect(r.stderr).toBe(`stroom: cannot reach the collector at ${url} (ECONNREFUSED): check that it runs there (systemctl status stroom-collector), and the URL (--collector or STROOM_COLLECTOR_URL)\n`);
     const bad = await stroom('job', '42', '--collector', 'not a url');
     expect(bad.stderr).toBe('stroom: --collector: expected a URL such as http://127.0.0.1:8080, got "not a url"\n');
+  });
+  // Last: the first user token ends the collector's open mode for the rest of the file.
+  it('reads with a token once the API asks for one: the owner sees the job, anyone else is told it is unknown', async () => {
+    const token = async (...args: string[]) => {
+      const r = await stroom('token', 'create', '--data', data, ...args);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const owner = await token('--user', api.user);
+    const other = await token('--user', `not-${api.user}`);
+    const closed = await stroom('job', api.id, '--collector', collector.url);
+    expect(closed.code).toBe(1);
+    expect(closed.stderr).toMatch(new RegExp(`^stroom: the collector at ${collector.url} refused the request \\(HTTP 401: .+\\): give your user or operator token with --token-file or STROOM_TOKEN\n$`));
+    const tokenFile = join(data, 'owner.token');
+    writeFileSync(tokenFile, owner + '\n', { mode: 0o600 });
+    const mine = await stroom('job', api.id, '--collector', collector.url, '--token-file', tokenFile, '--json');
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(JSON.parse(mine.stdout)).toMatchObject({ id: api.id, user: api.user });
+    const theirs = await stroom('job', api.id, '--collector', collector.url, '--token', other);
+    expect(theirs).toMatchObject({ code: 1, stderr: `stroom: job ${api.id} is not known to the collector at ${collector.url}: no agent has reported it (yet), or the id is wrong (use Slurm's job id, as squeue %A prints it), or it is not one of your jobs\n` });
   });
 });

@@ -72,9 +72,11 @@ export async function fetchJob(collectorUrl: string, id: string, token: string |
   }
   const text = await res.text();
   if (res.status === 404) {
-    throw new Error(`job ${id} is not known to the collector at ${base.origin}: no agent has reported it (yet), or the id is wrong (use Slurm's job id, as squeue %A prints it)`);
+    // With a user's token the collector answers other users' jobs as unknown, so ids do not leak.
+    const notYours = token === undefined ? '' : ', or it is not one of your jobs';
+    throw new Error(`job ${id} is not known to the collector at ${base.origin}: no agent has reported it (yet), or the id is wrong (use Slurm's job id, as squeue %A prints it)${notYours}`);
   }
-  if (res.status === 401 || res.status === 403) throw new Error(`the collector at ${base.origin} refused the request (HTTP ${res.status}): give a valid token with --token or STROOM_TOKEN`);
+  if (res.status === 401 || res.status === 403) throw new Error(`the collector at ${base.origin} refused the request (HTTP ${res.status}: ${errorText(text)}): give your user or operator token with --token-file or STROOM_TOKEN`);
   if (!res.ok) throw new Error(`the collector at ${base.origin} answered HTTP ${res.status} for job ${id}: ${errorText(text)}`);
   let body: unknown;
   try {
