@@ -11,8 +11,12 @@
  *    % of one core, and the ratio of the two windows.
  *
  * The load is bench/lib/ingest-load.ts (the collector-ingest generator: one connection per
- * node, realistic batches once a second, spread evenly across each second) in separate
+ * node, realistic batches once a second, sent within BENCH_SPREAD_MS after each whole second) in separate
  * processes; the collector is the built CLI (`npx tsc -b` first, which `npm run bench` does).
+ *
+ * Agents sample on the wall clock's whole seconds (agent/src/agent.ts) and the collector pushes
+ * 300 ms after them (collector/src/live/live-server.ts), so the generator's nodes send within
+ * BENCH_SPREAD_MS=100 after each whole second (1000: spread over the whole second, the worst case).
  *
  * Knobs: BENCH_NODES=1000, BENCH_GPUS=8, BENCH_CLIENTS=100, BENCH_SECONDS=20 (each window),
  * BENCH_WARMUP=8, BENCH_PROCS=2, BENCH_SCREENSHOT=FILE (a full-page PNG of the overview at scale),
@@ -48,6 +52,8 @@ const CLIENTS = Math.floor(knob('BENCH_CLIENTS', 100));
 const SECONDS = Math.max(2, knob('BENCH_SECONDS', 20));
 const WARMUP = knob('BENCH_WARMUP', 8);
 const PROCS = Math.max(1, Math.floor(knob('BENCH_PROCS', 2)));
+/** Nodes send within this many ms after each whole second (agents sample on whole seconds; the spread is their read and send time). */
+const SPREAD_MS = knob('BENCH_SPREAD_MS', 100);
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIB = fileURLToPath(new URL('./lib/', import.meta.url));
@@ -143,13 +149,14 @@ async function main(): Promise<void> {
   const load = await compileLoad();
   const gens: ChildProcess[] = [];
   for (let i = 0; i < PROCS; i++) {
-    const cfg: LoadConfig = { url: `ws://127.0.0.1:${port}/ws/agent`, totalNodes: NODES, procs: PROCS, procIndex: i, gpus: GPUS, cores: 64, window: 64, secret, connectConcurrency: 32 };
+    const cfg: LoadConfig = { url: `ws://127.0.0.1:${port}/ws/agent`, totalNodes: NODES, procs: PROCS, procIndex: i, gpus: GPUS, cores: 64, window: 64, secret, connectConcurrency: 32, spreadMs: SPREAD_MS };
     gens.push(track(spawn(process.execPath, [load, JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
   }
   const ready = await Promise.all(gens.map((g) => nextMessage(g, 'ready', 120_000)));
   const connected = ready.reduce((n, r) => n + r.connected, 0);
   if (connected < NODES) throw new Error(`only ${connected} of ${NODES} nodes connected: ${ready.find((r) => r.firstError)?.firstError ?? ''}`);
-  const start: ToLoad = { type: 'start', t0: Date.now() + 500 };
+  // Whole seconds, as agents tick on the wall clock's whole seconds.
+  const start: ToLoad = { type: 'start', t0: Math.ceil((Date.now() + 500) / 1000) * 1000 };
   for (const g of gens) g.send(start);
   console.log(`${NODES} nodes x ${GPUS} GPUs connected; warming up ${WARMUP} s`);
   await sleep(WARMUP * 1000);

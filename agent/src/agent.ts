@@ -155,22 +155,27 @@ export class Agent {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    const origin = this.#clock.monoMs();
-    let n = 0;
+    // Ticks fall on whole multiples of the interval on the wall clock (as Telegraf's
+    // round_interval does), so every node samples at the same instants: the cluster's power is a
+    // sum of readings taken together, and the collector can push its live picture just after each
+    // instant instead of up to a whole interval later. Each tick is placed afresh from the wall
+    // clock, so a stepped or slewed clock re-aligns by itself; intervals are still measured on
+    // the monotonic clock by the meter.
+    const interval = this.#o.intervalMs;
+    let firedAtMs = this.#clock.nowMs();
     const schedule = (): void => {
       if (!this.#running) return;
-      n += 1;
-      let dueMs = origin + n * this.#o.intervalMs;
-      const now = this.#clock.monoMs();
-      // After a stall (suspended process, overloaded node) skip the missed ticks rather than
-      // firing them back to back; the meter counts the gap.
-      if (dueMs < now) {
-        n = Math.ceil((now - origin) / this.#o.intervalMs);
-        dueMs = origin + n * this.#o.intervalMs;
-      }
+      // The next instant at least half an interval after this tick fired: a timer that fires a
+      // little early or late never gives two ticks for one instant; after a stall (suspended
+      // process, overloaded node) the missed instants are skipped, and the meter counts the gap.
+      const now = this.#clock.nowMs();
+      let dueMs = Math.ceil((firedAtMs + interval / 2) / interval) * interval;
+      if (dueMs < now) dueMs = Math.ceil(now / interval) * interval;
+      const delayMs = Math.min(interval, Math.max(0, dueMs - now));
       this.#timer = setTimeout(() => {
+        firedAtMs = this.#clock.nowMs();
         void this.#safeTick().finally(schedule);
-      }, dueMs - now);
+      }, delayMs);
     };
     void this.#safeTick().finally(schedule);
   }

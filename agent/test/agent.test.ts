@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { BatchSchema } from '@stroom/protocol';
 import type { JobAllocation } from '@stroom/protocol';
@@ -91,5 +91,43 @@ describe('Agent', () => {
     }
     expect(batch?.samples[0]?.gpus).toEqual([{ uuid: 'GPU-a', powerW: 100 }]);
     expect(agent.sources.stats.get('hung')).toMatchObject({ reads: 1, timeouts: 3 });
+  });
+
+  describe('tick schedule', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('samples on whole multiples of the interval on the wall clock, and skips instants missed in a stall', async () => {
+      vi.useFakeTimers({ now: 1_764_496_800_337 });
+      let stallMs = 0;
+      const devices: DeviceSource = {
+        name: 'scripted',
+        probe: async () => ({ gpus: [{ uuid: 'GPU-a', index: 0, name: 'H100' }], cpus: [] }),
+        read: async (): Promise<DeviceReadings> => {
+          // A read that blocks the process, as an overloaded node does.
+          if (stallMs > 0) vi.setSystemTime(Date.now() + stallMs);
+          stallMs = 0;
+          return { gpus: [{ uuid: 'GPU-a', powerW: 400 }], cpus: [] };
+        },
+      };
+      const clock = { nowMs: () => Date.now(), monoMs: () => Date.now() - 1_764_496_800_000 };
+      const spool = new MemorySpool();
+      const jobs: JobSource = { name: 'none', read: async () => [] };
+      const agent = new Agent({ node: 'n1', intervalMs: 1000, devices, jobs, spool, log, clock, epoch: 'e1' });
+      await agent.probe();
+      agent.start();
+      await vi.advanceTimersByTimeAsync(3_500);
+      stallMs = 1_700;
+      await vi.advanceTimersByTimeAsync(3_000);
+      await agent.stop();
+      const ts: number[] = [];
+      for (let b = spool.next(0); b !== undefined; b = spool.next(b.seq)) ts.push((JSON.parse(b.frame) as { ts: number }).ts);
+      const t0 = 1_764_496_800_000;
+      // First tick at start, then on the second; the stalled read at +4 s ends at +5.7 s, so +5 s
+      // is skipped. (A stepped wall clock: test/faults/clock-step.test.ts.)
+      expect(ts.slice(0, 6)).toEqual([t0 + 337, t0 + 1000, t0 + 2000, t0 + 3000, t0 + 4000, t0 + 6000]);
+      expect(ts.slice(1).every((t) => t % 1000 === 0)).toBe(true);
+    });
   });
 });

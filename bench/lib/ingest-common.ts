@@ -24,6 +24,12 @@ export interface LoadConfig {
   readonly secret: string;
   /** Handshakes in flight at once per process. */
   readonly connectConcurrency: number;
+  /**
+   * Nodes send spread evenly over this many ms after each whole second of t0 (default 1000: the
+   * whole second, the heaviest steady load). Real agents sample on the wall clock's whole
+   * seconds and send at once, so a small spread (their read times) is what a dashboard sees.
+   */
+  readonly spreadMs?: number;
 }
 
 /** Benchmark -> generator. */

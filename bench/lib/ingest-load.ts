@@ -2,7 +2,7 @@
  * One load generator process of the collector-ingest benchmark: simulates its share of the
  * nodes (global index g with g % procs === procIndex), one WebSocket connection each with the
  * node's own token, Hello first, then one Batch per second with seq 1, 2, ... Node g sends at
- * t0 + k s + g/totalNodes s, so the whole load is spread evenly across each second.
+ * t0 + k s + g/totalNodes × spreadMs (default the whole second), so the load is spread evenly.
  *
  * The batches are what a real agent on an 8-GPU Slurm node sends: one sample (GPU gauges, two
  * CPU packages, host gauges with per-core utilisation), cumulative energy counters per device
@@ -100,7 +100,7 @@ class SimNode {
   constructor(g: number) {
     this.g = g;
     this.node = nodeName(g);
-    this.offsetMs = (g * 1000) / cfg.totalNodes;
+    this.offsetMs = (g * (cfg.spreadMs ?? 1000)) / cfg.totalNodes;
     this.rand = prng(0x5eed + g * 7919);
     this.epoch = `${hex(this.rand, 8)}-${hex(this.rand, 4)}-4${hex(this.rand, 3)}-a${hex(this.rand, 3)}-${hex(this.rand, 12)}:${Date.now()}`;
     for (let i = 0; i < cfg.gpus; i++) {

@@ -49,6 +49,8 @@ export interface CollectorOptions {
   readonly dashboardDir?: string;
   /** Live push period in ms (default 1000). */
   readonly livePeriodMs?: number;
+  /** When in each live period to push, ms after its start on the wall clock (default half the period). */
+  readonly livePhaseMs?: number;
   /** The site's grid-connection cap, W: the overview shows cluster power against it (default: not configured). */
   readonly gridCapW?: number;
   /**
@@ -130,7 +132,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
   });
   const gate = new Gate({ dataDir: o.dataDir, fileTokens: o.tokens, store, log: o.log, ...(o.auth === undefined ? {} : { auth: o.auth }), ...(o.limits === undefined ? {} : { limits: o.limits }) });
   const agents = new AgentServer({ tokens: gate.nodeTokens, committer, ...(o.limits?.agentFramesPerS === undefined ? {} : { framesPerS: o.limits.agentFramesPerS }), ...(o.limits?.agentFrameBurst === undefined ? {} : { frameBurst: o.limits.agentFrameBurst }), cluster, log: o.log, ...(o.basePowerW === undefined ? {} : { basePowerW: o.basePowerW }) });
-  const live = new LiveServer({ source: picture, log: o.log, mayWatch: (p, topic) => gate.mayWatch(p, topic), ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }) });
+  const live = new LiveServer({ source: picture, log: o.log, mayWatch: (p, topic) => gate.mayWatch(p, topic), ...(o.livePeriodMs === undefined ? {} : { periodMs: o.livePeriodMs }), ...(o.livePhaseMs === undefined ? {} : { phaseMs: o.livePhaseMs }) });
   telemetry.observe({ cluster, store, summary: () => picture.summary(), committer, agents, live });
   const retentionMs = (o.seriesRetentionDays ?? 7) * 86_400_000;
   const rollupRetentionMs = (o.rollupRetentionDays ?? 400) * 86_400_000;
