@@ -29,7 +29,7 @@ describe('stroom CLI', () => {
     expect(stroom('job', '--help').stdout).toContain('Usage: stroom job [options] <id>');
   });
 
-  it('`agent --print --once` prints the inventory, then one measured batch, as JSON lines, with no collector', () => {
+  it('`agent --print --once` prints the inventory, then one measured batch, as JSON lines, with no collector', { timeout: 60_000 }, () => {
     const r = stroom('agent', '--gpu', 'simulated', '--print', '--once', '--interval-ms', '100', '--node', 'gcn7', '--log-level', 'silent');
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -45,7 +45,7 @@ describe('stroom CLI', () => {
     expect(batch.counters.devices.every((d) => d.energyMj > 0)).toBe(true);
   });
 
-  it('`agent --once` on a node without GPUs still runs, says which sources are off and why', () => {
+  it('`agent --once` on a node without GPUs still runs, says which sources are off and why', { timeout: 60_000 }, () => {
     const r = stroom('agent', '--once', '--interval-ms', '100', '--nvml-lib', '/nonexistent/libnvidia-ml.so.1', '--nvidia-smi', '/nonexistent/nvidia-smi', '--sysfs-root', '/nonexistent', '--jobs', 'none', '--log-level', 'silent');
     expect(r.status).toBe(0);
     const hello = HelloSchema.parse(JSON.parse(r.stdout.split('\n')[0] ?? ''));
@@ -53,13 +53,13 @@ describe('stroom CLI', () => {
     expect(hello.sources?.[0]?.reason).toMatch(/^no GPU source answered \(nvml: cannot load \/nonexistent\/libnvidia-ml\.so\.1.*; nvidia-smi: /);
   });
 
-  it('says what is wrong with bad options', () => {
+  it('says what is wrong with bad options', { timeout: 60_000 }, () => {
     expect(stroom('agent', '--gpu', 'cuda')).toMatchObject({ status: 1, stderr: expect.stringContaining("option '--gpu <source>' argument 'cuda' is invalid. Allowed choices are auto, nvml, nvidia-smi, simulated, none.") });
     expect(stroom('demo', '--listen', 'localhost')).toMatchObject({ status: 1, stderr: expect.stringContaining('expected HOST:PORT such as 127.0.0.1:8080, got "localhost"') });
     expect(stroom('collector', '--data', '/tmp/x', '--tokens', '/does/not/exist.json')).toMatchObject({ status: 1, stderr: expect.stringContaining('agent tokens file /does/not/exist.json: ENOENT') });
   });
 
-  it('`demo` serves the dashboard and live numbers, and stops cleanly on Ctrl-C', async () => {
+  it('`demo` serves the dashboard and live numbers, and stops cleanly on Ctrl-C', { timeout: 90_000 }, async () => {
     const data = mkdtempSync(join(tmpdir(), 'stroom-demo-'));
     const child = spawn(process.execPath, [MAIN, 'demo', '--nodes', '3', '--gpus', '4', '--listen', '127.0.0.1:0', '--data', data, '--interval-ms', '200', '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -27,3 +27,9 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
  * session or a job stuck waiting on data shows, while real work keeps it well above.
  */
 export const IDLE_GPU_UTIL_RATIO = 0.05;
+
+/** What an energy report can be grouped by (zod-free, so a CLI can offer them without loading zod). */
+export const REPORT_GROUP_BY = ['account', 'user', 'job', 'node', 'partition'] as const;
+
+/** The file formats of an energy report. */
+export const REPORT_FORMATS = ['csv', 'json', 'html', 'pdf'] as const;

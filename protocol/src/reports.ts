@@ -4,6 +4,7 @@
  * validity, data coverage) and, when facility meter data was supplied, the EU Energy
  * Efficiency Directive KPIs. Units are in the names: kWh, kg (CO2e), EUR, hours, ratio 0..1.
  */
+import { REPORT_FORMATS, REPORT_GROUP_BY } from './constants.js';
 import { z } from 'zod';
 import { FactorUseSchema } from './messages.js';
 
@@ -11,11 +12,11 @@ import { FactorUseSchema } from './messages.js';
 const tsMs = z.number().int().nonnegative();
 
 /** What a report's rows are grouped by. */
-export const ReportGroupBySchema = z.enum(['account', 'user', 'job', 'node', 'partition']);
+export const ReportGroupBySchema = z.enum(REPORT_GROUP_BY);
 export type ReportGroupBy = z.infer<typeof ReportGroupBySchema>;
 
 /** Report file formats. */
-export const ReportFormatSchema = z.enum(['csv', 'json', 'html', 'pdf']);
+export const ReportFormatSchema = z.enum(REPORT_FORMATS);
 export type ReportFormat = z.infer<typeof ReportFormatSchema>;
 
 /** Figures of one row (or total). Energy in kWh, CO2e in kg, cost in EUR. */

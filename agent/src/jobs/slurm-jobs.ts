@@ -254,7 +254,11 @@ export class SlurmJobSource implements JobSource {
     const queue = [...queued];
     const worker = async (): Promise<void> => {
       for (let q = queue.shift(); q !== undefined; q = queue.shift()) {
-        const job = await this.#detail(q, order, timeoutMs);
+        let job = await this.#detail(q, order, timeoutMs);
+        // A job about to end is still RUNNING in squeue while scontrol has already dropped its
+        // GRES detail: it keeps the GPUs it was last seen with rather than drop to none.
+        const before = this.#snapshot?.jobs.get(job.id);
+        if (job.gpus === undefined && before?.gpus !== undefined) job = { ...job, gpus: before.gpus, cpuCores: before.cpuCores };
         jobs.set(job.id, job);
       }
     };

@@ -238,6 +238,18 @@ describe('SlurmJobSource', () => {
       expect((await s.read(tick(1000))).map((j) => j.id)).toEqual(['11']);
     });
 
+    it('keeps the GPUs of a job still in squeue whose scontrol detail no longer answers (it is ending)', async () => {
+      const f = fakeSlurm();
+      withCapturedJobs(f.dir);
+      const s = source(f);
+      await s.reconcileNow();
+      expect(await s.read(tick(0))).toEqual([JOB_9, JOB_11]);
+      // Job 9 is still RUNNING in squeue, but scontrol has let go of it.
+      rmSync(join(f.dir, 'job-9.txt'));
+      await s.reconcileNow();
+      expect(await s.read(tick(1000))).toEqual([JOB_9, JOB_11]);
+    });
+
     it('drops a job at once when the epilog removes its records, without waiting for the next reconcile', async () => {
       const f = fakeSlurm();
       withCapturedJobs(f.dir);

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { EnergyReportSchema, ReportFormatSchema, ReportGroupBySchema } from '@stroom/protocol';
+import { REPORT_FORMATS, REPORT_GROUP_BY } from '@stroom/protocol/wire';
 import type { EnergyReport, ReportFormat, ReportGroupBy } from '@stroom/protocol';
 import { intBetween } from '../options.js';
 import { DEFAULT_COLLECTOR_URL } from './job.js';
@@ -31,8 +31,8 @@ export function reportCommand(): Command {
     .description('energy report over a period (IT and facility kWh, CO2e, embodied carbon, cost, GPU-hours, utilisation) with its method, factors, data coverage and, given facility meter data, the EU EED KPIs')
     .requiredOption('--from <time>', 'start, included: a date (2025-01-01, UTC midnight), a UTC date-time on the hour (2025-01-01T00:00:00Z) or ms since the epoch')
     .requiredOption('--to <time>', 'end, excluded (same forms as --from)')
-    .addOption(new Option('--by <group>', 'one row per').choices(ReportGroupBySchema.options).default('account'))
-    .addOption(new Option('--format <format>', 'file format: csv (metadata as # lines), json, html (printable, with charts) or pdf (the html printed by Chromium)').choices(ReportFormatSchema.options).default('csv'))
+    .addOption(new Option('--by <group>', 'one row per').choices(REPORT_GROUP_BY).default('account'))
+    .addOption(new Option('--format <format>', 'file format: csv (metadata as # lines), json, html (printable, with charts) or pdf (the html printed by Chromium)').choices(REPORT_FORMATS).default('csv'))
     .option('-o, --output <file>', 'write the report to this file instead of stdout')
     .addOption(new Option('--collector <url>', 'collector URL').env('STROOM_COLLECTOR_URL').default(DEFAULT_COLLECTOR_URL))
     .addOption(new Option('--token <token>', 'bearer token (an operator\'s) for the collector API, where it asks for one (prefer --token-file)').env('STROOM_TOKEN'))
@@ -103,6 +103,8 @@ export async function fetchReport(o: FetchReportOptions): Promise<EnergyReport> 
   } catch {
     throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
   }
+  // zod loads here, for a report, not for every `stroom` command.
+  const { EnergyReportSchema } = await import('@stroom/protocol');
   const parsed = EnergyReportSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
