@@ -188,7 +188,7 @@ function readGpu(g: unknown, uuid: string, index: number, listed: ListedGpu | un
   const name = (text(child(g, 'product_name')) ?? listed?.name ?? '').slice(0, MAX_NAME);
   const info: { -readonly [K in keyof GpuInfo]: GpuInfo[K] } = { uuid, index, name };
   const minor = num(child(g, 'minor_number'));
-  if (minor !== undefined && Number.isInteger(minor) && minor >= 0) info.minor = minor;
+  if (minor !== undefined && Number.isSafeInteger(minor) && minor >= 0) info.minor = minor;
   const pciBusId = text(child(child(g, 'pci'), 'pci_bus_id')) ?? text(child(g, '@_id'));
   if (pciBusId !== undefined && pciBusId.length <= MAX_PCI_BUS_ID) info.pciBusId = pciBusId;
   const memMiB = num(child(child(g, 'fb_memory_usage'), 'total'), 'MiB');

@@ -52,6 +52,12 @@ describe('fuzz regressions', () => {
       expect(inv.gpus.map((g) => g.name)).toEqual(['A\uFFFDB\uFFFD']);
     });
 
+    it('a minor number past 2^53 is absent (the full 100k fuzz run found it accepted)', () => {
+      const inv = parseQueryXml(xml(`<uuid>${UUID}</uuid><minor_number>9007199254740993</minor_number>`));
+      expect(inv.gpus[0]?.minor).toBeUndefined();
+      expect(GpuInfoSchema.safeParse(inv.gpus[0]).success).toBe(true);
+    });
+
     it('XML that is not well formed is an Error that says so, not the XML library\'s bare message', () => {
       expect(() => parseQueryXml('<nvidia_smi_log><!-- cut')).toThrow(new Error('nvidia-smi -q -x: not well-formed XML: Comment is not closed.'));
     });
