@@ -187,7 +187,10 @@ export class EmbeddedStore implements Store {
       jobPlaceholder: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, '', '', NULL, NULL, ?, ?, 'completed') ON CONFLICT (id) DO NOTHING`),
       // A batch older than the job's end notice on that node must not bring the job back.
       jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, gpu_uuids, running, end_ts) VALUES (?, ?, ?, ?, 1, NULL)
-        ON CONFLICT (job_id, node) DO UPDATE SET gpus = excluded.gpus, gpu_uuids = excluded.gpu_uuids, running = 1, end_ts = NULL
+        ON CONFLICT (job_id, node) DO UPDATE SET
+          gpus = CASE WHEN job_nodes.running = 1 AND excluded.gpus < job_nodes.gpus THEN job_nodes.gpus ELSE excluded.gpus END,
+          gpu_uuids = CASE WHEN job_nodes.running = 1 AND excluded.gpus < job_nodes.gpus THEN job_nodes.gpu_uuids ELSE excluded.gpu_uuids END,
+          running = 1, end_ts = NULL
         WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL OR job_nodes.end_ts < ?`),
       jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,

@@ -540,9 +540,13 @@ export class InfluxStore implements Store {
         k.jobNode.dirty.add(row);
       } else if (jn.running || jn.endTs === null || jn.endTs < e.ts) {
         // A batch older than the job's end notice on that node must not bring the job back.
-        const uuids = a.gpus.join(',');
-        if (!jn.running || jn.endTs !== null || jn.gpus !== a.gpus.length || jn.gpuUuids !== uuids) {
-          jn.gpus = a.gpus.length;
+        // A running job's GPUs do not shrink: a map that shows fewer (Slurm's detail of a job
+        // about to end) is a reading, not a new allocation. As EmbeddedStore.
+        const keep = jn.running && a.gpus.length < jn.gpus;
+        const uuids = keep ? jn.gpuUuids : a.gpus.join(',');
+        const gpus = keep ? jn.gpus : a.gpus.length;
+        if (!jn.running || jn.endTs !== null || jn.gpus !== gpus || jn.gpuUuids !== uuids) {
+          jn.gpus = gpus;
           jn.gpuUuids = uuids;
           jn.running = true;
           jn.endTs = null;

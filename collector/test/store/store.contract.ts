@@ -545,14 +545,19 @@ export function describeStore(
         expect(await store.gpuSeries('nope', 0, MAX)).toEqual([]);
       });
 
-      it('remembers which GPUs a job was given on each node', () => {
+      it('remembers which GPUs a job was given on each node, never fewer while it runs', () => {
         store.commit([
           effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('j', ['g1', 'g0'])] }),
           effect({ node: 'n2', ts: T0 + 1000, jobs: [alloc('j', ['h3'])] }),
         ]);
         expect(store.jobGpus('j')).toEqual(new Map([['n1', ['g1', 'g0']], ['n2', ['h3']]]));
+        // A running job's GPUs do not shrink with a map that shows fewer (Slurm's detail of a job
+        // about to end); another set of the same size replaces them.
         store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 2, jobs: [alloc('j', ['g0'])] })]);
-        expect(store.jobGpus('j').get('n1')).toEqual(['g0']);
+        expect(store.jobGpus('j').get('n1')).toEqual(['g1', 'g0']);
+        expect(store.job('j')?.gpus).toBe(3);
+        store.commit([effect({ node: 'n1', ts: T0 + 3000, seq: 3, jobs: [alloc('j', ['g2', 'g3'])] })]);
+        expect(store.jobGpus('j').get('n1')).toEqual(['g2', 'g3']);
         expect(store.jobGpus('nope')).toEqual(new Map());
       });
 
