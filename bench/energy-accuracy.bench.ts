@@ -34,7 +34,7 @@ async function run(seed: number): Promise<{ counter: number; trapezoid1s: number
 }
 
 const seeds = [1, 2, 3, 4, 5];
-const rows = [];
+const rows: Array<Awaited<ReturnType<typeof run>>> = [];
 for (const seed of seeds) rows.push(await run(seed));
 const mean = (k: 'counter' | 'trapezoid1s' | 'scrape15s'): number => rows.reduce((s, r) => s + r[k], 0) / rows.length;
 const pct = (x: number): string => `${(x * 100).toFixed(3)} %`;

@@ -73,6 +73,9 @@ function effectsAt(s: number): BatchEffect[] {
       idleMj: idle,
       jobsMj: new Map([[jobs[0]!.id, a], [jobs[1]!.id, b]]),
       gpuSeconds: new Map([[jobs[0]!.id, 4], [jobs[1]!.id, 4]]),
+      gpuUse: new Map([[jobs[0]!.id, { utilS: 3.6, utilKnownS: 4, idleS: 0 }], [jobs[1]!.id, { utilS: 3.2, utilKnownS: 4, idleS: 0 }]]),
+      // The raw samples go in through writeSamples below, timed on their own.
+      samples: [],
       jobs,
     };
   });

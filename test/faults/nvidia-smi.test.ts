@@ -32,7 +32,7 @@ import type { RunningAgent } from '@stroom/agent';
 import { AgentTelemetry } from '@stroom/agent/telemetry';
 import { NvidiaSmiSource } from '../../agent/src/sources/nvidia-smi.js';
 import { tempDir } from '../helpers.js';
-import { capturedLog, collectorFor, jobChecks, LiveWatch, metric, sleep, staticJobs, tokenOf, waitFor } from './harness.js';
+import { capturedLog, collectorFor, jobChecks, LiveWatch, metric, sleep, staticJobs, tokenOf } from './harness.js';
 
 const FAKE = fileURLToPath(new URL('../../agent/test/bin/fake-nvidia-smi', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../agent/test/fixtures/nvidia-smi/', import.meta.url));
