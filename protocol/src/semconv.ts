@@ -253,7 +253,7 @@ export const METRIC_STROOM_AGENT_SOURCE_TIMEOUTS = 'stroom.agent.source.timeouts
 export const METRIC_STROOM_AGENT_SPOOL_SIZE = 'stroom.agent.spool.size' as const;
 /** Batches held by the agent's spool, not yet acknowledged. */
 export const METRIC_STROOM_AGENT_SPOOL_BATCHES = 'stroom.agent.spool.batches' as const;
-/** Batches the spool dropped, oldest first, at its byte cap. */
+/** Batches the spool dropped: oldest first at its byte cap, or a new one it could not write (disk full). */
 export const METRIC_STROOM_AGENT_SPOOL_DROPPED = 'stroom.agent.spool.dropped' as const;
 /** 1 for the link's current state, 0 for the others (`stroom.link.state`), like `hw.status`. */
 export const METRIC_STROOM_AGENT_LINK_STATE = 'stroom.agent.link.state' as const;
@@ -332,11 +332,11 @@ export const METRICS = {
   [METRIC_HW_HOST_POWER]: { instrument: 'gauge', unit: 'W', description: 'Power of the whole host (sum of its metered, non-overlapping components).' },
   [METRIC_HW_HOST_ENERGY]: { instrument: 'counter', unit: 'J', description: "Energy of the whole host (sum of its metered, non-overlapping components) since the agent's counter epoch began." },
   [METRIC_STROOM_AGENT_SOURCE_DURATION]: { instrument: 'histogram', unit: 's', description: 'Duration of one device source read.' },
-  [METRIC_STROOM_AGENT_SOURCE_ERRORS]: { instrument: 'counter', unit: '{error}', description: 'Failed device source reads.' },
+  [METRIC_STROOM_AGENT_SOURCE_ERRORS]: { instrument: 'counter', unit: '{error}', description: 'Device source faults: failed reads, and faults the source healed itself (nvidia-smi restarts and junk lines, NVML lost readings).' },
   [METRIC_STROOM_AGENT_SOURCE_TIMEOUTS]: { instrument: 'counter', unit: '{timeout}', description: 'Device source reads given up at the deadline.' },
   [METRIC_STROOM_AGENT_SPOOL_SIZE]: { instrument: 'updowncounter', unit: 'By', description: 'Bytes held by the spool, not yet acknowledged.' },
   [METRIC_STROOM_AGENT_SPOOL_BATCHES]: { instrument: 'updowncounter', unit: '{batch}', description: 'Batches held by the spool, not yet acknowledged.' },
-  [METRIC_STROOM_AGENT_SPOOL_DROPPED]: { instrument: 'counter', unit: '{batch}', description: 'Batches dropped by the spool at its byte cap, oldest first.' },
+  [METRIC_STROOM_AGENT_SPOOL_DROPPED]: { instrument: 'counter', unit: '{batch}', description: 'Batches dropped by the spool: oldest first at its byte cap, or one it could not write (disk full).' },
   [METRIC_STROOM_AGENT_LINK_STATE]: { instrument: 'updowncounter', unit: '1', description: "1 for the collector link's current state, 0 for the others." },
   [METRIC_STROOM_AGENT_BATCHES]: { instrument: 'counter', unit: '{batch}', description: 'Batches made by the agent.' },
   [METRIC_STROOM_AGENT_GAPS]: { instrument: 'counter', unit: '{gap}', description: 'Sampling intervals longer than the gap limit, not integrated.' },
