@@ -57,14 +57,7 @@ import { randomBytes } from 'node:crypto';
 import { build } from 'esbuild';
 import { CLK_TCK, DCGM_SERIES_PER_GPU, LogHistogram, cpuTicks, nodeName, nodeToken, rssBytes } from './lib/ingest-common.js';
 import type { ExporterConfig, FromExporter, FromLoad, LoadConfig, LoadReport, ToExporter, ToLoad } from './lib/ingest-common.js';
-
-function knob(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative number`);
-  return n;
-}
+import { knob } from './lib/knob.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));

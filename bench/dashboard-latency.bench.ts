@@ -37,14 +37,7 @@ import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CLK_TCK, cpuTicks, nodeName, nodeToken } from './lib/ingest-common.js';
 import type { FromLoad, LoadConfig, ToLoad } from './lib/ingest-common.js';
-
-function knob(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative number`);
-  return n;
-}
+import { knob } from './lib/knob.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));

@@ -57,14 +57,7 @@ import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './lib/ingest-comm
 import { ephemeralPorts, slope, withOpenFiles } from './lib/soak-common.js';
 import type { DashConfig, DashReport, FromDash, ToDash } from './lib/soak-common.js';
 import { IpcChild, alive, compile, ended, freePort, health, killAll, machineTicks, sleep, waitHealthy } from './lib/soak-procs.js';
-
-function knob(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${raw}: expected a non-negative number`);
-  return n;
-}
+import { knob } from './lib/knob.js';
 
 const TARGET = Math.max(1, Math.floor(knob('BENCH_SOAK_NODES', 10_000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));

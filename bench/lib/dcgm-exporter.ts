@@ -28,6 +28,7 @@
 import { createServer } from 'node:http';
 import { DCGM_SERIES_PER_GPU, nodeName } from './ingest-common.js';
 import type { ExporterConfig, FromExporter, ToExporter } from './ingest-common.js';
+import { mulberry32 } from './prng.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ExporterConfig;
 for (const k of ['totalNodes', 'procs', 'procIndex', 'gpus'] as const) {
@@ -36,18 +37,6 @@ for (const k of ['totalNodes', 'procs', 'procIndex', 'gpus'] as const) {
 
 function send(msg: FromExporter): void {
   process.send?.(msg);
-}
-
-/** Small fast PRNG (mulberry32), one per node so runs are repeatable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex(rand: () => number, n: number): string {
@@ -85,7 +74,7 @@ class ExporterNode {
 
   constructor(g: number) {
     this.name = nodeName(g);
-    this.rand = prng(0xdc6e + g * 7919);
+    this.rand = mulberry32(0xdc6e + g * 7919);
     const labels: string[] = [];
     for (let i = 0; i < cfg.gpus; i++) {
       const uuid = `GPU-${hex(this.rand, 8)}-${hex(this.rand, 4)}-${hex(this.rand, 4)}-${hex(this.rand, 4)}-${hex(this.rand, 12)}`;

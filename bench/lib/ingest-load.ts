@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { LogHistogram, nodeName, nodeToken } from './ingest-common.js';
 import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './ingest-common.js';
+import { mulberry32 } from './prng.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as LoadConfig & {
   /** Optional (the soak sets it): redial a dropped connection after this many ms, as an agent does; reports then carry `reconnects`. */
@@ -27,18 +28,6 @@ let reconnects = 0;
 
 function send(msg: FromLoad): void {
   process.send?.(msg);
-}
-
-/** Small fast PRNG (mulberry32), one per node so runs are repeatable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex(rand: () => number, n: number): string {
@@ -101,7 +90,7 @@ class SimNode {
     this.g = g;
     this.node = nodeName(g);
     this.offsetMs = (g * (cfg.spreadMs ?? 1000)) / cfg.totalNodes;
-    this.rand = prng(0x5eed + g * 7919);
+    this.rand = mulberry32(0x5eed + g * 7919);
     this.epoch = `${hex(this.rand, 8)}-${hex(this.rand, 4)}-4${hex(this.rand, 3)}-a${hex(this.rand, 3)}-${hex(this.rand, 12)}:${Date.now()}`;
     for (let i = 0; i < cfg.gpus; i++) {
       const uuid = `GPU-${hex(this.rand, 8)}-${hex(this.rand, 4)}-${hex(this.rand, 4)}-${hex(this.rand, 4)}-${hex(this.rand, 12)}`;
