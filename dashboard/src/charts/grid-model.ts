@@ -2,12 +2,13 @@
  * Pure reading of the live grid: what each GPU cell shows and a one-line summary for
  * screen readers. Shared by the canvas drawing and the tests.
  */
+import { IDLE_GPU_UTIL_RATIO } from '@stroom/protocol';
 import type { LiveNode } from '@stroom/protocol';
 import { powerRatio } from '../colour-scale.js';
 import { formatAge, formatCount, formatPercent, formatPower, formatTemp } from '../format.js';
 
-/** Utilisation below which an allocated GPU counts as idle. */
-export const IDLE_UTIL_RATIO = 0.05;
+/** Utilisation below which an allocated GPU counts as idle: the collector's figure, so the marks and idle GPU-hours agree. */
+export const IDLE_UTIL_RATIO = IDLE_GPU_UTIL_RATIO;
 
 /** What the cells' colour shows. */
 export type GridMetric = 'power' | 'temp' | 'util';
