@@ -3,16 +3,13 @@
  * `GET /api/v1/jobs/{id}`, for a user during or after the job. `--summary-line` prints the
  * one-liner the Slurm epilog appends to the job's output file and AdminComment.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 // The light part of the protocol at start-up; the zod schemas load when a job is fetched, so
 // other commands (the agent on every node) never carry them.
 import { IDLE_GPU_UTIL_RATIO, jToKwh } from '@stroom/protocol/wire';
 import type { FactorUse, JobDetail } from '@stroom/protocol';
 import { intBetween } from '../options.js';
-
-/** Where the collector is when neither `--collector` nor `STROOM_COLLECTOR_URL` says. */
-export const DEFAULT_COLLECTOR_URL = 'http://127.0.0.1:8080';
+import { apiUrl, checkedAnswer, collectorBase, DEFAULT_COLLECTOR_URL, errorText, getFromCollector, readToken } from '../collector-client.js';
 
 /** What the job view reads: the collector's JobDetail. */
 export type JobView = JobDetail;
@@ -45,31 +42,11 @@ export function jobCommand(): Command {
     });
 }
 
-function readToken(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new Error(`--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
 
 /** Fetch and validate one job; every failure becomes an Error that says what to check. */
 export async function fetchJob(collectorUrl: string, id: string, token: string | undefined, timeoutMs: number): Promise<JobView> {
-  let base: URL;
-  try {
-    base = new URL(collectorUrl);
-  } catch {
-    throw new Error(`--collector: expected a URL such as ${DEFAULT_COLLECTOR_URL}, got "${collectorUrl}"`);
-  }
-  const url = new URL(`api/v1/jobs/${encodeURIComponent(id)}`, base.href.endsWith('/') ? base : `${base.href}/`);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-    throw new Error(`cannot reach the collector at ${base.origin} (${why}): check that it runs there (systemctl status stroom-collector), and the URL (--collector or STROOM_COLLECTOR_URL)`);
-  }
+  const base = collectorBase(collectorUrl);
+  const res = await getFromCollector(apiUrl(base, `api/v1/jobs/${encodeURIComponent(id)}`), base, { token, timeoutMs, runsHint: ' (systemctl status stroom-collector)' });
   const text = await res.text();
   if (res.status === 404) {
     // With a user's token the collector answers other users' jobs as unknown, so ids do not leak.
@@ -78,29 +55,8 @@ export async function fetchJob(collectorUrl: string, id: string, token: string |
   }
   if (res.status === 401 || res.status === 403) throw new Error(`the collector at ${base.origin} refused the request (HTTP ${res.status}: ${errorText(text)}): give your user or operator token with --token-file or STROOM_TOKEN`);
   if (!res.ok) throw new Error(`the collector at ${base.origin} answered HTTP ${res.status} for job ${id}: ${errorText(text)}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
-  }
   const { JobDetailSchema } = await import('@stroom/protocol');
-  const parsed = JobDetailSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`the collector at ${base.origin} sent a job this stroom cannot read (${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}); are the collector and this stroom the same version?`);
-  }
-  return parsed.data;
-}
-
-function errorText(text: string): string {
-  try {
-    const e = (JSON.parse(text) as { error?: unknown }).error;
-    if (typeof e === 'string') return e;
-  } catch {
-    // not JSON: show the start of it
-  }
-  return text.slice(0, 200);
+  return checkedAnswer(text, base, JobDetailSchema, 'a job');
 }
 
 /** A number with about four significant digits, never in exponent notation. */

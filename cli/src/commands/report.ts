@@ -4,13 +4,13 @@
  * checked against the protocol schema, and is formatted here with the collector's own
  * formatters, so a PDF prints with this machine's Chromium and the rows are the API's rows.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { REPORT_FORMATS, REPORT_GROUP_BY } from '@stroom/protocol/wire';
 import type { EnergyReport, ReportFormat, ReportGroupBy } from '@stroom/protocol';
 import { intBetween } from '../options.js';
-import { DEFAULT_COLLECTOR_URL } from './job.js';
+import { apiUrl, checkedAnswer, collectorBase, DEFAULT_COLLECTOR_URL, errorText, getFromCollector, readToken } from '../collector-client.js';
 
 interface ReportCliOptions {
   from: string;
@@ -54,13 +54,6 @@ export function reportCommand(): Command {
     });
 }
 
-function readToken(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new Error(`--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
 
 
 /** What `fetchReport` needs. */
@@ -77,40 +70,17 @@ export interface FetchReportOptions {
 
 /** Fetch the report as JSON and check it against the schema; every failure says what to check. */
 export async function fetchReport(o: FetchReportOptions): Promise<EnergyReport> {
-  let base: URL;
-  try {
-    base = new URL(o.collectorUrl);
-  } catch {
-    throw new Error(`--collector: expected a URL such as ${DEFAULT_COLLECTOR_URL}, got "${o.collectorUrl}"`);
-  }
-  const url = new URL('api/v1/reports/energy', base.href.endsWith('/') ? base : `${base.href}/`);
+  const base = collectorBase(o.collectorUrl);
+  const url = apiUrl(base, 'api/v1/reports/energy');
   url.search = new URLSearchParams({ from: String(o.fromTs), to: String(o.toTs), by: o.by, format: 'json' }).toString();
   if (o.progress) process.stderr.write(`stroom report: the collector at ${base.origin} is building the report by ${o.by}...\n`);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }, signal: AbortSignal.timeout(o.timeoutMs) });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-    throw new Error(`cannot reach the collector at ${base.origin} (${why}): check that it runs there, and the URL (--collector or STROOM_COLLECTOR_URL)`);
-  }
+  const res = await getFromCollector(url, base, { token: o.token, timeoutMs: o.timeoutMs });
   const text = await readBody(res, o.progress);
   if (res.status === 401 || res.status === 403) throw new Error(`the collector at ${base.origin} refused the report (HTTP ${res.status}): reports need an operator's token (--token-file or STROOM_TOKEN)`);
   if (!res.ok) throw new Error(`the collector at ${base.origin} answered HTTP ${res.status}: ${errorText(text)}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`the collector at ${base.origin} answered with something that is not JSON (is ${base.origin} a stroom collector?)`);
-  }
   // zod loads here, for a report, not for every `stroom` command.
   const { EnergyReportSchema } = await import('@stroom/protocol');
-  const parsed = EnergyReportSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`the collector at ${base.origin} sent a report this stroom cannot read (${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}); are the collector and this stroom the same version?`);
-  }
-  return parsed.data;
+  return checkedAnswer(text, base, EnergyReportSchema, 'a report');
 }
 
 /** The body as text, with a progress bar of the bytes received when asked (and the size is known). */
@@ -134,12 +104,3 @@ async function readBody(res: Response, progress: boolean): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function errorText(text: string): string {
-  try {
-    const e = (JSON.parse(text) as { error?: unknown }).error;
-    if (typeof e === 'string') return e;
-  } catch {
-    // not JSON: show the start of it
-  }
-  return text.slice(0, 200);
-}
