@@ -47,17 +47,15 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { build } from 'esbuild';
 import { CLK_TCK, DCGM_SERIES_PER_GPU, LogHistogram, cpuTicks, nodeName, nodeToken, rssBytes } from './lib/ingest-common.js';
 import type { ExporterConfig, FromExporter, FromLoad, LoadConfig, LoadReport, ToExporter, ToLoad } from './lib/ingest-common.js';
 import { knob } from './lib/knob.js';
+import { compile, freePort, health, IpcChild, killAll, machineTicks, sleep, track, waitHealthy } from './lib/procs.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));
@@ -88,15 +86,6 @@ const NCPU = cpus().length;
 const MAX_TOKENS = RAMP ? Math.max(NODES, RAMP_MAX) : NODES;
 
 const dir = mkdtempSync(join(tmpdir(), 'stroom-bench-ingest-'));
-const live = new Set<ChildProcess>();
-
-/** Kill every process this benchmark started; safe to call more than once. */
-function killAll(): void {
-  for (const p of live) {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  }
-  live.clear();
-}
 process.on('exit', () => {
   killAll();
   rmSync(dir, { recursive: true, force: true });
@@ -106,71 +95,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     killAll();
     process.exit(130);
   });
-}
-
-function track(p: ChildProcess): ChildProcess {
-  live.add(p);
-  p.on('exit', () => live.delete(p));
-  return p;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Build the generator and the baseline server into plain .mjs files (no tsx loader in the processes measured). */
-async function compileHelpers(): Promise<{ load: string; baseline: string; exporter: string }> {
-  const wsUrl = pathToFileURL(join(createRequire(join(ROOT, 'package.json')).resolve('ws/package.json'), '../wrapper.mjs')).href;
-  await build({
-    entryPoints: { 'ingest-load': join(LIB, 'ingest-load.ts'), 'parse-only-server': join(LIB, 'parse-only-server.ts'), 'dcgm-exporter': join(LIB, 'dcgm-exporter.ts') },
-    outdir: dir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['ws'],
-    logLevel: 'error',
-  });
-  const out = { load: join(dir, 'ingest-load.mjs'), baseline: join(dir, 'parse-only-server.mjs'), exporter: join(dir, 'dcgm-exporter.mjs') };
-  for (const f of Object.values(out)) writeFileSync(f, readFileSync(f, 'utf8').replace(/from\s*["']ws["']/g, `from ${JSON.stringify(wsUrl)}`));
-  return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(port: number, p: ChildProcess, what: string): Promise<void> {
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`${what} exited (${p.exitCode ?? p.signalCode}) before it was ready`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${what} not ready on port ${port} after 30 s`);
-}
-
-async function health(port: number): Promise<Record<string, unknown>> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5000) });
-    return (await res.json()) as Record<string, unknown>;
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
 }
 
 interface Server {
@@ -226,56 +150,10 @@ async function stopServer(s: Server): Promise<void> {
   if (s.dataDir !== undefined) rmSync(s.dataDir, { recursive: true, force: true });
 }
 
-/** A helper process (load generator or exporter) driven over IPC, and a way to await its next message of a type. */
-class IpcChild<From extends { readonly type: string }, To extends object> {
-  readonly proc: ChildProcess;
-  readonly #waiting = new Map<string, Array<(m: From) => void>>();
-  readonly #early = new Map<string, From[]>();
-
-  constructor(script: string, config: unknown) {
-    this.proc = track(spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-    this.proc.on('message', (m: From) => {
-      const w = this.#waiting.get(m.type)?.shift();
-      if (w !== undefined) w(m);
-      else this.#early.set(m.type, [...(this.#early.get(m.type) ?? []), m]);
-    });
-  }
-
-  next<T extends From['type']>(type: T, timeoutMs: number): Promise<Extract<From, { type: T }>> {
-    const early = this.#early.get(type)?.shift();
-    if (early !== undefined) return Promise.resolve(early as Extract<From, { type: T }>);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`helper process ${this.proc.pid}: no "${type}" after ${timeoutMs} ms`)), timeoutMs);
-      const onExit = (): void => reject(new Error(`helper process ${this.proc.pid} exited while waiting for "${type}"`));
-      this.proc.once('exit', onExit);
-      const list = this.#waiting.get(type) ?? [];
-      list.push((m) => {
-        clearTimeout(timer);
-        this.proc.off('exit', onExit);
-        resolve(m as Extract<From, { type: T }>);
-      });
-      this.#waiting.set(type, list);
-    });
-  }
-
-  tell(msg: To): void {
-    if (this.proc.connected) this.proc.send(msg);
-  }
-}
-
 class Generator extends IpcChild<FromLoad, ToLoad> {
   constructor(script: string, config: LoadConfig) {
-    super(script, config);
+    super(process.execPath, [script, JSON.stringify(config)]);
   }
-}
-
-/** Busy and total jiffies of the whole machine, from /proc/stat. */
-function machineTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  return { busy: total - idle, total };
 }
 
 interface Result {
@@ -529,7 +407,7 @@ async function startPeer(exporterScript: string, nodes: number): Promise<Peer> {
   const exporters: Exporter[] = [];
   for (let i = 0; i < procs; i++) {
     const config: ExporterConfig = { totalNodes: nodes, procs, procIndex: i, gpus: GPUS };
-    exporters.push(new IpcChild<FromExporter, ToExporter>(exporterScript, config));
+    exporters.push(new IpcChild<FromExporter, ToExporter>(process.execPath, [exporterScript, JSON.stringify(config)]));
   }
   const ready = await Promise.all(exporters.map((e) => e.next('ready', 120_000)));
   // Every node its own target, as with a dcgm-exporter per node: its own instance label, its own path on its process's port.
@@ -679,7 +557,9 @@ function promRow(p: PromResult): string {
 }
 
 const secret = randomBytes(8).toString('hex');
-const helpers = await compileHelpers();
+// Plain .mjs files: no tsx loader in the processes measured.
+const compiled = await compile(ROOT, dir, { 'ingest-load': join(LIB, 'ingest-load.ts'), 'parse-only-server': join(LIB, 'parse-only-server.ts'), 'dcgm-exporter': join(LIB, 'dcgm-exporter.ts') });
+const helpers = { load: compiled['ingest-load'] as string, baseline: compiled['parse-only-server'] as string, exporter: compiled['dcgm-exporter'] as string };
 const results = new Map<string, Result>();
 
 console.log(`${NODES} nodes x ${GPUS} GPUs at 1 Hz (${NODES * GPUS} GPU samples/s offered), ${CORES} logical CPUs per node, ${PROCS} generator processes, ${NCPU} cores on this machine; ${SECONDS} s measured per server after ${WARMUP} s of load`);

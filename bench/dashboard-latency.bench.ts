@@ -26,18 +26,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { CLK_TCK, cpuTicks, nodeName, nodeToken } from './lib/ingest-common.js';
 import type { FromLoad, LoadConfig, ToLoad } from './lib/ingest-common.js';
 import { knob } from './lib/knob.js';
+import { compile, freePort, killAll, sleep, track } from './lib/procs.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));
@@ -52,42 +50,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIB = fileURLToPath(new URL('./lib/', import.meta.url));
 const CLI = join(ROOT, 'cli/dist/src/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'stroom-bench-dash-'));
-const procs = new Set<ChildProcess>();
-
 process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function track(p: ChildProcess): ChildProcess {
-  procs.add(p);
-  p.on('exit', () => procs.delete(p));
-  return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** The generator as a plain .mjs (no tsx loader in the load processes). */
-async function compileLoad(): Promise<string> {
-  const wsUrl = pathToFileURL(join(createRequire(join(ROOT, 'package.json')).resolve('ws/package.json'), '../wrapper.mjs')).href;
-  await build({ entryPoints: { 'ingest-load': join(LIB, 'ingest-load.ts') }, outdir: dir, outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm', target: 'node20', external: ['ws'], logLevel: 'error' });
-  const file = join(dir, 'ingest-load.mjs');
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/from\s*["']ws["']/g, `from ${JSON.stringify(wsUrl)}`));
-  return file;
-}
 
 function nextMessage<T extends FromLoad['type']>(p: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromLoad, { type: T }>> {
   return new Promise((resolve, reject) => {
@@ -139,7 +107,8 @@ async function main(): Promise<void> {
   }
   const pid = collector.pid as number;
 
-  const load = await compileLoad();
+  // A plain .mjs: no tsx loader in the load processes.
+  const load = (await compile(ROOT, dir, { 'ingest-load': join(LIB, 'ingest-load.ts') }))['ingest-load'] as string;
   const gens: ChildProcess[] = [];
   for (let i = 0; i < PROCS; i++) {
     const cfg: LoadConfig = { url: `ws://127.0.0.1:${port}/ws/agent`, totalNodes: NODES, procs: PROCS, procIndex: i, gpus: GPUS, cores: 64, window: 64, secret, connectConcurrency: 32, spreadMs: SPREAD_MS };

@@ -56,7 +56,7 @@ import { CLK_TCK, LogHistogram, cpuTicks, nodeName, nodeToken, rssBytes } from '
 import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './lib/ingest-common.js';
 import { ephemeralPorts, slope, withOpenFiles } from './lib/soak-common.js';
 import type { DashConfig, DashReport, FromDash, ToDash } from './lib/soak-common.js';
-import { IpcChild, alive, compile, ended, freePort, health, killAll, machineTicks, sleep, waitHealthy } from './lib/soak-procs.js';
+import { IpcChild, alive, compile, ended, freePort, health, killAll, machineTicks, sleep, waitHealthy } from './lib/procs.js';
 import { knob } from './lib/knob.js';
 
 const TARGET = Math.max(1, Math.floor(knob('BENCH_SOAK_NODES', 10_000)));

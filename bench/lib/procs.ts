@@ -1,9 +1,8 @@
 /**
- * Process plumbing of the soak benchmark: the helper scripts compiled to plain .mjs (no tsx
- * loader in the processes measured), child processes tracked so none outlives the run, a
- * typed IPC wrapper to await a child's next message of a type, free ports, /healthz, and the
- * machine's CPU counters. collector-ingest.bench.ts keeps its own copies of some of these
- * (they live in its script); these are the same ideas, not an import of them.
+ * Process plumbing of the benchmarks that run a collector and load processes: the helper
+ * scripts compiled to plain .mjs (no tsx loader in the processes measured), child processes
+ * tracked so none outlives the run, a typed IPC wrapper to await a child's next message of a
+ * type, free ports, /healthz, and the machine's CPU counters.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
