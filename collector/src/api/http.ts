@@ -21,7 +21,6 @@ import type { ClusterState } from '../live/cluster-state.js';
 import { SERIES_BUCKET_MS } from '../store/embedded-store.js';
 import { gpuSeriesColumns, parseStepMs, seriesColumns } from './series.js';
 import type { GpuColumn, GpuMetric } from './series.js';
-import { InfluxStore } from '../store/influx-store.js';
 import type { ClusterPicture } from '../live/picture.js';
 import type { JobRecord, Store } from '../store/store.js';
 import { FacilityMeterPeriodSchema, ReportFormatSchema, ReportGroupBySchema } from '@stroom/protocol';
@@ -416,9 +415,7 @@ export async function handleHttp(deps: ApiDeps, req: IncomingMessage, res: Serve
         return send(res, 200, gpuSeriesColumns(buckets, columns, gpuMetric(url), gridFrom, toTs, stepMs));
       }
       if (by !== 'node') throw new HttpError(400, `query parameter by: expected node or gpu, got "${by}"`);
-      // InfluxDB holds the whole retention; the store's own answer is its in-memory window.
-      const points = deps.store instanceof InfluxStore ? await deps.store.queryJobSeries(id, gridFrom, toTs) : deps.store.jobSeries(id, gridFrom, toTs);
-      return send(res, 200, seriesColumns(points, gridFrom, toTs, stepMs));
+      return send(res, 200, seriesColumns(await deps.store.queryJobSeries(id, gridFrom, toTs), gridFrom, toTs, stepMs));
     }
     const nodeSeries = /^\/api\/v1\/nodes\/([^/]+)\/series$/.exec(path);
     if (nodeSeries !== null) {

@@ -407,6 +407,10 @@ export class EmbeddedStore implements Store {
       r.bucket_ms === SERIES_BUCKET_MS ? { node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj } : { node: r.node, bucketTs: r.bucket_ts, energyMj: r.energy_mj, bucketMs: r.bucket_ms });
   }
 
+  async queryJobSeries(id: string, fromTs: number, toTs: number): Promise<SeriesPoint[]> {
+    return this.jobSeries(id, fromTs, toTs);
+  }
+
   pruneSeries(beforeTs: number): number {
     // Only whole minutes are rolled up, so a roll-up bucket is written once and never half.
     const edge = Math.floor(beforeTs / ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS;

@@ -161,8 +161,10 @@ export interface Store {
   /** The epilog said the job ended on `node` at `endTs`; false when it is not running there. */
   endJob(id: string, node: string, endTs: number): boolean;
   job(id: string): JobRecord | undefined;
-  /** A job's energy per node in stored buckets within [fromTs, toTs). */
+  /** A job's energy per node in stored buckets within [fromTs, toTs) (InfluxDB: what its memory holds). */
   jobSeries(id: string, fromTs: number, toTs: number): SeriesPoint[];
+  /** The same over everything the store keeps (InfluxDB: its whole retention, by a query). */
+  queryJobSeries(id: string, fromTs: number, toTs: number): Promise<SeriesPoint[]>;
   /**
    * Raw-series retention: roll the 10 s series older than `beforeTs` up into 1-minute buckets
    * and drop them; the books stay. Returns raw rows removed.

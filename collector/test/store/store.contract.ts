@@ -495,6 +495,13 @@ export function describeStore(
         expect(store.jobSeries('nope', 0, MAX)).toEqual([]);
       });
 
+      it('answers the same series by query over everything it keeps', async () => {
+        seriesData();
+        expect(await store.queryJobSeries('s', 0, MAX)).toEqual(store.jobSeries('s', 0, MAX));
+        expect(await store.queryJobSeries('s', T0 + 10_000, T0 + 20_000)).toEqual([{ node: 'n1', bucketTs: T0 + 10_000, energyMj: 300 }]);
+        expect(await store.queryJobSeries('nope', 0, MAX)).toEqual([]);
+      });
+
       // Each store prunes its raw series its own way; the other's variant is not a skipped test.
       const pruneTitle = options.rollsUpSeries === true
         ? 'rolls raw series older than the retention up into whole minutes, then drops the roll-ups at theirs'
