@@ -7,8 +7,8 @@
 import type { EnergyReport, FactorUse, FacilityMeterPeriod, ReportColumn, ReportFigures, ReportGroupBy, ReportRow } from '@stroom/protocol';
 import { jToKwh, mjToJ } from '@stroom/protocol';
 import type { FootprintFactors } from '../accounting/factors.js';
-import { FOOTPRINT_METHOD, footprint } from '../accounting/footprint.js';
-import type { Footprint, HourEnergy } from '../accounting/footprint.js';
+import { FOOTPRINT_METHOD, FootprintTable, emptyFootprintSums, unmatchedWarnings } from '../accounting/footprint.js';
+import type { FootprintSums } from '../accounting/footprint.js';
 import { isoTs } from '../accounting/time-series.js';
 import type { EnergyReportData, ReportHour, SplitMj } from '../store/store.js';
 import { reportCoverage } from './coverage.js';
@@ -60,11 +60,11 @@ interface Sums {
 
 const zero = (): Sums => ({ itJ: 0, otherJ: 0, facilityJ: 0, location: 0, market: 0, embodied: 0, cost: 0, gpuS: 0, idleS: 0, utilS: 0, utilKnownS: 0 });
 
-function addFootprint(s: Sums, f: Footprint): void {
+function addFootprint(s: Sums, f: FootprintSums): void {
   s.itJ += f.itEnergyJ;
   s.facilityJ += f.facilityEnergyJ;
-  s.location += f.co2eG.location;
-  s.market += f.co2eG.market;
+  s.location += f.locationG;
+  s.market += f.marketG;
   s.embodied += f.embodiedCo2eG;
   s.cost += f.costEur;
 }
@@ -90,32 +90,6 @@ function sumInto(a: Sums, b: Sums): void {
 }
 
 const splitJ = (e: SplitMj): number => mjToJ(e.gpuMj + e.cpuMj + e.otherMj);
-
-/** Merge the factor uses of many footprints: one entry per factor, the range of values and hours applied. */
-export function mergeFactorUses(lists: ReadonlyArray<readonly FactorUse[]>): FactorUse[] {
-  const byName = new Map<string, FactorUse>();
-  for (const list of lists) {
-    for (const u of list) {
-      const prev = byName.get(u.name);
-      if (prev === undefined) {
-        byName.set(u.name, u);
-        continue;
-      }
-      const lo = (v: FactorUse['value']): number => (typeof v === 'number' ? v : v.min);
-      const hi = (v: FactorUse['value']): number => (typeof v === 'number' ? v : v.max);
-      const min = Math.min(lo(prev.value), lo(u.value));
-      const max = Math.max(hi(prev.value), hi(u.value));
-      byName.set(u.name, {
-        ...prev,
-        value: min === max ? min : { min, max },
-        appliedFromTs: Math.min(prev.appliedFromTs, u.appliedFromTs),
-        appliedToTs: Math.max(prev.appliedToTs, u.appliedToTs),
-        outsideValidity: prev.outsideValidity || u.outsideValidity,
-      });
-    }
-  }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
 
 /** Everything a report is built from. */
 export interface ReportInput {
@@ -153,14 +127,14 @@ export function buildEnergyReport(input: ReportInput): EnergyReport {
     if (last !== undefined && last.group === h.group) last.hours.push(h);
     else groups.push({ group: h.group, hours: [h] });
   }
-  const factorLists: FactorUse[][] = [];
+  // One table for all groups and the unallocated energy: each hour's factors are looked up once.
+  const table = new FootprintTable(factors);
   const warnings = new Set<string>();
   const jobs = zero();
   const rows: ReportRow[] = groups.map(({ group, hours }, i) => {
-    const records: HourEnergy[] = hours.map((h) => ({ hourTs: h.hourTs, itEnergyJ: splitJ(h.energyMj), gpuSeconds: h.gpuSeconds, gpuModel: h.gpuModel }));
-    const f = footprint(records, factors);
-    factorLists.push(f.factors as FactorUse[]);
-    for (const w of f.warnings) warnings.add(`${input.by} ${group === '' ? '(not known)' : group}: ${w}`);
+    const f = emptyFootprintSums();
+    hours.forEach((h, k) => table.add(f, { hourTs: h.hourTs, itEnergyJ: splitJ(h.energyMj), gpuSeconds: h.gpuSeconds, gpuModel: h.gpuModel }, k));
+    for (const w of unmatchedWarnings(f)) warnings.add(`${input.by} ${group === '' ? '(not known)' : group}: ${w}`);
     const s = zero();
     addFootprint(s, f);
     for (const h of hours) {
@@ -177,15 +151,15 @@ export function buildEnergyReport(input: ReportInput): EnergyReport {
   rows.sort((a, b) => b.itEnergyKwh - a.itEnergyKwh || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
 
   const unallocated = zero();
-  const idle = footprint(data.unallocated.map((u) => ({ hourTs: u.hourTs, itEnergyJ: splitJ(u.energyMj), gpuSeconds: 0, gpuModel: '' })), factors);
-  factorLists.push(idle.factors as FactorUse[]);
+  const idle = emptyFootprintSums();
+  data.unallocated.forEach((u, k) => table.add(idle, { hourTs: u.hourTs, itEnergyJ: splitJ(u.energyMj), gpuSeconds: 0, gpuModel: '' }, k));
   addFootprint(unallocated, idle);
   for (const u of data.unallocated) unallocated.otherJ += mjToJ(u.energyMj.otherMj);
   const cluster = zero();
   sumInto(cluster, jobs);
   sumInto(cluster, unallocated);
 
-  const usedFactors = mergeFactorUses(factorLists);
+  const usedFactors = table.factorUses().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const coverage = reportCoverage(data.nodes, input.fromTs, input.toTs, input.generatedTs);
   if (coverage.share !== null && coverage.share < 1) {
     warnings.add(`data coverage is ${(coverage.share * 100).toFixed(2)} % of node-hours: ${coverage.gaps.length} gap(s) listed under coverage`);

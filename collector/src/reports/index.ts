@@ -4,7 +4,7 @@ import { reportCsv } from './csv.js';
 import { reportHtml } from './html.js';
 import { htmlToPdf } from './pdf.js';
 
-export { REPORT_COLUMNS, REPORT_METHOD, buildEnergyReport, mergeFactorUses } from './build.js';
+export { REPORT_COLUMNS, REPORT_METHOD, buildEnergyReport } from './build.js';
 export type { ReportInput } from './build.js';
 export { energyReportFromStore } from './from-store.js';
 export { COVERAGE_METHOD, reportCoverage } from './coverage.js';

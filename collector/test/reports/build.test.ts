@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { EnergyReportSchema } from '@stroom/protocol';
 import type { FootprintFactors } from '../../src/accounting/factors.js';
-import { buildEnergyReport, mergeFactorUses } from '../../src/reports/build.js';
+import { buildEnergyReport } from '../../src/reports/build.js';
 import type { EnergyReportData } from '../../src/store/store.js';
 
 const H = 3_600_000;
@@ -121,13 +121,5 @@ describe('buildEnergyReport', () => {
     const empty = buildEnergyReport({ by: 'user', fromTs: T0, toTs: T0 + H, generatedTs: T0, data: { hours: [], unallocated: [], nodes: [] }, factors: FACTORS });
     expect(empty).toMatchObject({ rows: [], eed: null, factors: [], coverage: { nodes: 0, expectedNodeHours: 0, share: null, gaps: [] } });
     expect(empty.totals.cluster).toEqual({ itEnergyKwh: 0, itOtherModelledKwh: 0, facilityEnergyKwh: 0, co2eLocationKg: 0, co2eMarketKg: 0, embodiedCo2eKg: 0, costEur: 0, gpuHours: 0, idleGpuHours: 0, meanGpuUtil: null });
-  });
-
-  it('merges factor uses: values into a range, applied hours into their hull, outside validity if any was', () => {
-    const u = { name: 'pue', unit: '1', source: 's', quality: 'site', validity: { fromTs: null, toTs: null } };
-    expect(mergeFactorUses([
-      [{ ...u, value: 1.2, appliedFromTs: 10, appliedToTs: 20, outsideValidity: false }],
-      [{ ...u, value: { min: 1.1, max: 1.3 }, appliedFromTs: 5, appliedToTs: 15, outsideValidity: true }],
-    ])).toEqual([{ ...u, value: { min: 1.1, max: 1.3 }, appliedFromTs: 5, appliedToTs: 20, outsideValidity: true }]);
   });
 });
