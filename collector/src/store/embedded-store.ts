@@ -11,6 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSample, decodeGpuBucket, emptyGpuBucket, encodeGpuBucket, mergeGpuBucket } from './gpu-buckets.js';
 import type { GpuBucket } from './gpu-buckets.js';
+import { NO_GROUPS, ROLLUP_SCHEMA, ReportRollups } from './report-rollups.js';
+import type { GroupHourRow, JobGroups, RollupKind } from './report-rollups.js';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportHour } from './store.js';
 
@@ -19,7 +21,7 @@ const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
 /** Resolution of the stored energy series, ms: charts ask for this or coarser steps. */
 export const SERIES_BUCKET_MS = 10_000;
 /** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Width of the roll-up buckets the raw series become after their retention, ms. */
 export const ROLLUP_BUCKET_MS = 60_000;
 
@@ -88,7 +90,7 @@ CREATE TABLE IF NOT EXISTS gpu_series_1m (
   PRIMARY KEY (node, bucket_ts)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS gpu_series_1m_bucket ON gpu_series_1m (bucket_ts);
-`;
+${ROLLUP_SCHEMA}`;
 
 interface JobRow {
   id: string;
@@ -110,12 +112,6 @@ interface JobRow {
   idle_gpu_s: number | null;
 }
 
-/** A row of the report query: one group's job energy in one hour on nodes of one GPU model. */
-interface ReportRow {
-  grp: string; hour_ts: number; gpu_model: string; gpu_mj: number; cpu_mj: number; other_mj: number;
-  gpu_s: number; util_s: number; util_known_s: number; idle_gpu_s: number;
-}
-
 const JOB_SELECT = `
 SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.state,
   (SELECT group_concat(node, char(31)) FROM (SELECT node FROM job_nodes WHERE job_id = j.id ORDER BY node)) AS nodes,
@@ -128,6 +124,11 @@ SELECT j.id, j.user, j.account, j.name, j.partition, j.start_ts, j.end_ts, j.sta
   (SELECT sum(util_known_s) FROM job_nodes WHERE job_id = j.id) AS util_known_s,
   (SELECT sum(idle_gpu_s) FROM job_nodes WHERE job_id = j.id) AS idle_gpu_s
 FROM jobs j`;
+
+/** The GPU model a node's energy is reported under: its first GPU's name. */
+function gpuModelOf(hello: Hello): string {
+  return hello.inventory.gpus[0]?.name ?? 'unknown';
+}
 
 function toJob(row: JobRow): JobRecord {
   return {
@@ -153,10 +154,13 @@ export class EmbeddedStore implements Store {
   readonly #stmt;
   /** Each node's last committed job map (signature): unchanged maps write no job rows. */
   readonly #nodeMaps = new Map<string, string>();
-  /** Job ids known to have a row, so energy needs no placeholder insert. */
-  readonly #knownJobs = new Set<string>();
+  /** Groups of jobs known to have a row (so energy needs no placeholder insert), as committed. */
+  readonly #jobGroups = new Map<string, JobGroups>();
+  /** Each node's GPU model (first GPU of its last Hello), for the report roll-ups. */
+  readonly #models = new Map<string, string>();
+  readonly #rollups: ReportRollups;
   /** Report statements by group kind, prepared on first use. */
-  readonly #reportStmts = new Map<ReportGroupBy, Database.Statement<[number, number], ReportRow>>();
+  readonly #reportStmts = new Map<'job' | 'node', Database.Statement<[number, number], GroupHourRow>>();
   /** Each node's GPU gauge bucket being filled (see `#addGauges`). */
   readonly #openGpu = new Map<string, GpuBucket>();
 
@@ -172,9 +176,20 @@ export class EmbeddedStore implements Store {
     // NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop the
     // last transactions, and the agents resend whatever was not acked.
     this.#db.pragma('synchronous = NORMAL');
-    this.#migrate();
+    const version = this.#migrate();
     this.#db.exec(SCHEMA);
     const db = this.#db;
+    for (const r of db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes').all()) {
+      this.#models.set(r.name, gpuModelOf(JSON.parse(r.hello) as Hello));
+    }
+    this.#rollups = new ReportRollups(db);
+    // Version 3 had no report roll-ups: build them once from the books.
+    if (version < 4) {
+      db.transaction(() => {
+        this.#rollups.rebuild(this.#modelOf);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    }
     this.#stmt = {
       ledgerGet: db.prepare<[string, string], { last_seq: number; last_ts: number; counters: string }>(
         'SELECT last_seq, last_ts, counters FROM ledger WHERE node = ? AND epoch = ?'),
@@ -212,6 +227,7 @@ export class EmbeddedStore implements Store {
         idle_gpu_mj = idle_gpu_mj + excluded.idle_gpu_mj, idle_cpu_mj = idle_cpu_mj + excluded.idle_cpu_mj, jobs_mj = jobs_mj + excluded.jobs_mj,
         other_mj = other_mj + excluded.other_mj, idle_other_mj = idle_other_mj + excluded.idle_other_mj`),
       jobGet: db.prepare<[string], JobRow>(`${JOB_SELECT} WHERE j.id = ?`),
+      jobGroups: db.prepare<[string], { user: string; account: string; partition: string }>("SELECT user, account, coalesce(partition, '') AS partition FROM jobs WHERE id = ?"),
       jobSeries: db.prepare(`INSERT INTO job_series (job_id, node, bucket_ts, energy_mj) VALUES (?, ?, ?, ?)
         ON CONFLICT (job_id, node, bucket_ts) DO UPDATE SET energy_mj = energy_mj + excluded.energy_mj`),
       nodeSeries: db.prepare(`INSERT INTO node_series (node, bucket_ts, energy_mj) VALUES (?, ?, ?)
@@ -253,10 +269,13 @@ export class EmbeddedStore implements Store {
     };
   }
 
-  /** Bring a data directory from an earlier version up to this schema (user_version 3). */
-  #migrate(): void {
+  /**
+   * Bring the tables of a data directory from an earlier version up to this schema's columns;
+   * returns the version it had (the caller builds what is new from the books).
+   */
+  #migrate(): number {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version >= SCHEMA_VERSION) return;
+    if (version >= 3) return version;
     const hasTable = (t: string): boolean => this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
     const hasColumn = (t: string, c: string): boolean => (this.#db.pragma(`table_info(${t})`) as Array<{ name: string }>).some((r) => r.name === c);
     this.#db.transaction(() => {
@@ -277,9 +296,12 @@ export class EmbeddedStore implements Store {
       ] as const) {
         if (hasTable(table) && !hasColumn(table, column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
       }
-      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      this.#db.pragma('user_version = 3');
     })();
+    return version;
   }
+
+  readonly #modelOf = (node: string): string => this.#models.get(node) ?? 'unknown';
 
   loadLedger(node: string, epoch: string): LedgerState | undefined {
     const row = this.#stmt.ledgerGet.get(node, epoch);
@@ -289,24 +311,36 @@ export class EmbeddedStore implements Store {
 
   commit(effects: readonly BatchEffect[]): void {
     const maps = new Map<string, string>();
-    const jobs = new Set<string>();
-    this.#db.transaction(() => {
-      for (const e of effects) {
-        this.#apply(e, maps, jobs);
-        this.#addGauges(e);
-      }
-    })();
+    const jobs = new Map<string, JobGroups>();
+    try {
+      this.#db.transaction(() => {
+        for (const e of effects) {
+          this.#apply(e, maps, jobs);
+          this.#addGauges(e);
+        }
+        this.#rollups.flush();
+      })();
+    } catch (err) {
+      this.#rollups.discard();
+      throw err;
+    }
     // Only what committed goes into the caches; a failed transaction leaves them as they were.
+    this.#rollups.committed();
     for (const [node, sig] of maps) this.#nodeMaps.set(node, sig);
-    if (this.#knownJobs.size > 200_000) this.#knownJobs.clear();
-    for (const id of jobs) this.#knownJobs.add(id);
+    if (this.#jobGroups.size > 200_000) this.#jobGroups.clear();
+    for (const [id, groups] of jobs) this.#jobGroups.set(id, groups);
+  }
+
+  /** A job's groups: this commit's, else committed (cached, else its row); undefined without a row. */
+  #groupsOf(id: string, pending: ReadonlyMap<string, JobGroups>): JobGroups | undefined {
+    return pending.get(id) ?? this.#jobGroups.get(id) ?? this.#stmt.jobGroups.get(id);
   }
 
   /**
    * Write one batch's effects. A node's job map usually is the same as in its previous batch:
    * the job rows are then left alone, which saves most of the statements per batch.
    */
-  #apply(e: BatchEffect, maps: Map<string, string>, jobs: Set<string>): void {
+  #apply(e: BatchEffect, maps: Map<string, string>, jobs: Map<string, JobGroups>): void {
     const s = this.#stmt;
     s.ledgerPut.run(e.node, e.ledger.epoch, e.ledger.lastSeq, e.ledger.lastTs, JSON.stringify(e.ledger.counters));
     const sig = e.jobs.map((j) => `${j.id}\u0001${j.gpus.join(',')}\u0001${j.user}\u0001${j.account}`).sort().join('\u0002');
@@ -315,8 +349,13 @@ export class EmbeddedStore implements Store {
       const onMap = new Set<string>();
       for (const job of e.jobs) {
         onMap.add(job.id);
-        jobs.add(job.id);
+        const before = this.#groupsOf(job.id, jobs);
         s.jobUpsert.run(job.id, job.user, job.account, job.name ?? null, job.partition ?? null, job.startTs);
+        const after: JobGroups = { account: job.account, user: job.user, partition: job.partition ?? before?.partition ?? '' };
+        if (before !== undefined && (before.account !== after.account || before.user !== after.user || before.partition !== after.partition)) {
+          this.#rollups.moveJob(s.jobHoursGet.all(job.id), before, after, this.#modelOf);
+        }
+        jobs.set(job.id, after);
         s.jobNodeRunning.run(job.id, e.node, job.gpus.length, job.gpus.join(','), e.ts);
         s.jobRevive.run(job.id);
       }
@@ -331,6 +370,7 @@ export class EmbeddedStore implements Store {
     // buckets a chart is off by at most one interval at bucket edges.
     const bucketTs = Math.floor(e.ts / SERIES_BUCKET_MS) * SERIES_BUCKET_MS;
     let jobsMj = 0;
+    const gpuModel = this.#modelOf(e.node);
     const jobIds = new Set([...e.jobsMj.keys(), ...e.gpuSeconds.keys()]);
     for (const id of jobIds) {
       const mj = e.jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
@@ -339,16 +379,19 @@ export class EmbeddedStore implements Store {
       jobsMj += mj.gpuMj + mj.cpuMj + mj.otherMj;
       // Energy for a job this collector never saw on a map (its map was lost): keep the
       // energy, and make the job visible rather than dropping it.
-      if (!this.#knownJobs.has(id) && !jobs.has(id)) {
+      let groups = this.#groupsOf(id, jobs);
+      if (groups === undefined) {
         s.jobPlaceholder.run(id, e.ts, e.ts);
-        jobs.add(id);
+        jobs.set(id, (groups = NO_GROUPS));
       }
       s.jobNodeEnergy.run(id, e.node, e.ts, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS, use.utilS, use.utilKnownS, use.idleS);
       s.jobHour.run(id, e.node, hourTs, mj.gpuMj, mj.cpuMj, mj.otherMj, gpuS, use.utilS, use.utilKnownS, use.idleS);
+      this.#rollups.addJob(groups, hourTs, gpuModel, mj, gpuS, use);
       const jobMj = mj.gpuMj + mj.cpuMj + mj.otherMj;
       if (jobMj > 0) s.jobSeries.run(id, e.node, bucketTs, jobMj);
     }
     s.nodeHour.run(e.node, hourTs, e.nodeMj.gpuMj, e.nodeMj.cpuMj, e.idleMj.gpuMj, e.idleMj.cpuMj, jobsMj, e.nodeMj.otherMj, e.idleMj.otherMj);
+    this.#rollups.addNode(e.node, hourTs, e.idleMj);
     const nodeMj = e.nodeMj.gpuMj + e.nodeMj.cpuMj + e.nodeMj.otherMj;
     if (nodeMj > 0) s.nodeSeries.run(e.node, bucketTs, nodeMj);
   }
@@ -463,6 +506,7 @@ export class EmbeddedStore implements Store {
 
   putNode(hello: Hello): void {
     this.#stmt.nodePut.run(hello.node, JSON.stringify(hello), hello.ts);
+    this.#models.set(hello.node, gpuModelOf(hello));
   }
 
   nodes(): Map<string, Hello> {
@@ -516,21 +560,8 @@ export class EmbeddedStore implements Store {
   }
 
   energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData {
-    let stmt = this.#reportStmts.get(by);
-    if (stmt === undefined) {
-      // One GROUP BY over job_hours (joined to jobs only where the group is a job's field):
-      // scanning jobs in storage order and each one's hours by primary key keeps reads sequential.
-      const group = { account: 'j.account', user: 'j.user', partition: "coalesce(j.partition, '')", job: 'h.job_id', node: 'h.node' }[by];
-      const join = by === 'job' || by === 'node' ? '' : 'JOIN jobs j ON j.id = h.job_id';
-      stmt = this.#db.prepare<[number, number], ReportRow>(`
-        WITH model (node, gpu_model) AS MATERIALIZED (SELECT name, json_extract(hello, '$.inventory.gpus[0].name') FROM nodes)
-        SELECT ${group} AS grp, h.hour_ts, coalesce(m.gpu_model, 'unknown') AS gpu_model, sum(h.gpu_mj) AS gpu_mj, sum(h.cpu_mj) AS cpu_mj,
-          sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
-        FROM job_hours h ${join} LEFT JOIN model m ON m.node = h.node
-        WHERE h.hour_ts >= ? AND h.hour_ts < ? GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`);
-      this.#reportStmts.set(by, stmt);
-    }
-    const hours: ReportHour[] = stmt.all(fromTs, toTs).map((r) => ({
+    const rows = by === 'job' || by === 'node' ? this.#jobHourGroups(by, fromTs, toTs) : this.#rollups.groupHours(by satisfies RollupKind, fromTs, toTs);
+    const hours: ReportHour[] = rows.map((r) => ({
       group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
       gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
     }));
@@ -543,41 +574,27 @@ export class EmbeddedStore implements Store {
       const helloHour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
       firstSeen.set(r.name, Math.min(firstSeen.get(r.name) ?? helloHour, helloHour));
     }
-    // One pass over node_hours in key order (no sort, no index lookups): each node's hours and idle
-    // energy come back as lists, and runs and the per-hour sums are made here. On a year of 1024
-    // nodes this is ~10x faster than a GROUP BY hour_ts (an index lookup per row) plus a lag/lead window.
-    const idle = new Map<number, SplitMj>();
-    const runs = new Map<string, Array<{ fromTs: number; toTs: number }>>();
-    for (const [node, hourList, gpuList, cpuList, otherList] of this.#db.prepare<[{ from: number; to: number }], [string, string, string, string, string]>(`
-      SELECT node, group_concat((hour_ts - @from) / ${HOUR_MS}), group_concat(idle_gpu_mj), group_concat(idle_cpu_mj), group_concat(idle_other_mj)
-      FROM node_hours WHERE hour_ts >= @from AND hour_ts < @to GROUP BY node`).raw().all({ from: fromTs, to: toTs })) {
-      const hs = hourList.split(',');
-      const [g, c, o] = [gpuList.split(','), cpuList.split(','), otherList.split(',')];
-      const list: Array<{ fromTs: number; toTs: number }> = [];
-      const ks = new Int32Array(hs.length);
-      for (let i = 0; i < hs.length; i++) {
-        const k = (ks[i] = Number(hs[i]));
-        const e = idle.get(k);
-        if (e === undefined) idle.set(k, { gpuMj: Number(g[i]), cpuMj: Number(c[i]), otherMj: Number(o[i]) });
-        else {
-          e.gpuMj += Number(g[i]);
-          e.cpuMj += Number(c[i]);
-          e.otherMj += Number(o[i]);
-        }
-      }
-      // group_concat follows the key-order scan; SQL does not promise it, so check.
-      if (ks.some((k, i) => i > 0 && k < (ks[i - 1] as number))) ks.sort();
-      for (const k of ks) {
-        const ts = fromTs + k * HOUR_MS;
-        const last = list[list.length - 1];
-        if (last !== undefined && last.toTs === ts) last.toTs = ts + HOUR_MS;
-        else list.push({ fromTs: ts, toTs: ts + HOUR_MS });
-      }
-      runs.set(node, list);
-    }
-    const unallocated = [...idle].sort((a, b) => a[0] - b[0]).map(([k, energyMj]) => ({ hourTs: fromTs + k * HOUR_MS, energyMj }));
+    const runs = this.#rollups.measured(fromTs, toTs);
     const nodes: NodeCoverage[] = [...firstSeen.keys()].sort().map((node) => ({ node, firstSeenTs: firstSeen.get(node) ?? null, measured: runs.get(node) ?? [] }));
-    return { hours, unallocated, nodes };
+    return { hours, unallocated: this.#rollups.unallocated(fromTs, toTs), nodes };
+  }
+
+  /**
+   * By job or node the groups are as many as the job-hours' own keys, so these read job_hours:
+   * one GROUP BY, with each job's hours by primary key; the GPU model is the node's now.
+   */
+  #jobHourGroups(by: 'job' | 'node', fromTs: number, toTs: number): GroupHourRow[] {
+    let stmt = this.#reportStmts.get(by);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare<[number, number], GroupHourRow>(`
+        WITH model (node, gpu_model) AS MATERIALIZED (SELECT name, json_extract(hello, '$.inventory.gpus[0].name') FROM nodes)
+        SELECT h.${by === 'job' ? 'job_id' : 'node'} AS grp, h.hour_ts, coalesce(m.gpu_model, 'unknown') AS gpu_model, sum(h.gpu_mj) AS gpu_mj, sum(h.cpu_mj) AS cpu_mj,
+          sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
+        FROM job_hours h LEFT JOIN model m ON m.node = h.node
+        WHERE h.hour_ts >= ? AND h.hour_ts < ? GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`);
+      this.#reportStmts.set(by, stmt);
+    }
+    return stmt.all(fromTs, toTs);
   }
 
   close(): void {

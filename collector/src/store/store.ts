@@ -125,7 +125,11 @@ export type ReportGroupBy = 'account' | 'user' | 'job' | 'node' | 'partition';
 export interface ReportHour {
   readonly group: string;
   readonly hourTs: number;
-  /** GPU model of the nodes (first GPU of their last Hello), 'unknown' without one: embodied factors are per model. */
+  /**
+   * GPU model of the nodes (first GPU of their Hello), 'unknown' without one: embodied factors
+   * are per model. The embedded store keeps by account, user and partition the model a node had
+   * when the energy was booked; otherwise it is the model of the node's latest Hello.
+   */
   readonly gpuModel: string;
   readonly energyMj: SplitMj;
   readonly gpuSeconds: number;

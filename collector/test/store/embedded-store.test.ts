@@ -4,7 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
-import { T0, alloc, booksSnapshot, describeStore, effect } from './store.contract.js';
+import type { JobAllocation } from '@stroom/protocol';
+import { T0, alloc, booksSnapshot, describeStore, effect, hello } from './store.contract.js';
+import type { EffectSpec } from './store.contract.js';
 
 describeStore('EmbeddedStore', () => new EmbeddedStore(':memory:'), undefined, { rollsUpSeries: true });
 
@@ -30,7 +32,7 @@ describe('EmbeddedStore (SQLite only)', () => {
 
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
     raw.close();
 
     const again = new EmbeddedStore(dir);
@@ -73,7 +75,7 @@ describe('EmbeddedStore (SQLite only)', () => {
     expect(store.jobHours('old')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 10, cpuMj: 1, otherMj: 3 }, gpuSeconds: 0, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 } }]);
     store.close();
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(3);
+    expect(raw.pragma('user_version', { simple: true })).toBe(4);
     raw.close();
   });
 
@@ -84,6 +86,92 @@ describe('EmbeddedStore (SQLite only)', () => {
     store.close();
     const again = new EmbeddedStore(dir);
     expect((await again.gpuSeries('n1', 0, Number.MAX_SAFE_INTEGER)).map((b) => b.powerSumW)).toEqual([[123]]);
+    again.close();
+  });
+
+  /**
+   * Random books through the commit path: jobs seen in counters before their map, jobs whose
+   * account, user or partition changes, nodes of two GPU models, hours without data, late
+   * batches. The report roll-ups kept at commit time must equal both the books summed directly
+   * (SQL over job_hours and node_hours) and the roll-ups a version 3 directory gets on upgrade.
+   */
+  it('keeps report roll-ups at commit time that equal the books summed directly and a rebuild', () => {
+    const dir = tmp();
+    const store = new EmbeddedStore(dir);
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+    const HOUR = 3_600_000;
+    const nodes = ['n1', 'n2', 'n3', 'n4'];
+    for (const n of nodes.slice(0, 3)) {
+      const h = hello(n, T0 - HOUR);
+      if (n === 'n2') h.inventory.gpus.forEach((g) => { g.name = 'NVIDIA H200'; });
+      store.putNode(h);
+    }
+    const maps = new Map<string, JobAllocation[]>(nodes.map((n) => [n, []]));
+    const seq = new Map<string, number>();
+    for (let step = 0; step < 400; step++) {
+      const effects = [];
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) {
+        const node = pick(nodes);
+        const r = rnd();
+        const map = maps.get(node) as JobAllocation[];
+        if (r < 0.15) map.push(alloc(`j${step}-${k}`, ['g0'], { account: pick(['A', 'B', 'C']), user: pick(['u1', 'u2']), ...(rnd() < 0.5 ? { partition: pick(['gpu', 'big']) } : {}) }));
+        else if (r < 0.25 && map.length > 0) map.splice(Math.floor(rnd() * map.length), 1);
+        else if (r < 0.3 && map.length > 0) map[0] = { ...(map[0] as JobAllocation), account: pick(['A', 'B', 'C']), user: pick(['u1', 'u2']) };
+        // Energy for jobs on the map, and sometimes for a job no map named yet.
+        const ids = [...map.map((j) => j.id), ...(rnd() < 0.2 ? [`j${step + 3}-0`] : [])];
+        const jobsMj: Record<string, number> = {};
+        const gpuSeconds: Record<string, number> = {};
+        const gpuUse: EffectSpec['gpuUse'] = {};
+        for (const id of ids) {
+          jobsMj[id] = Math.floor(rnd() * 1000);
+          gpuSeconds[id] = Math.floor(rnd() * 8) / 4;
+          gpuUse[id] = { utilS: Math.floor(rnd() * 8) / 8, utilKnownS: 1, idleS: rnd() < 0.2 ? 1 : 0 };
+        }
+        // Mostly forward in time (skipping some hours), sometimes a late batch.
+        const hour = rnd() < 0.1 ? Math.floor(rnd() * 30) : Math.floor(step / 8); // < 50: all inside the period
+        const n = (seq.get(node) ?? 0) + 1;
+        seq.set(node, n);
+        effects.push(effect({ node, ts: T0 + hour * 2 * HOUR + Math.floor(rnd() * HOUR), seq: n, jobs: [...map], jobsMj, gpuSeconds, gpuUse, idleMj: Math.floor(rnd() * 50) }));
+      }
+      store.commit(effects);
+    }
+    const MAX = Number.MAX_SAFE_INTEGER;
+    const kinds = ['account', 'user', 'partition'] as const;
+    const reports = kinds.map((by) => store.energyReport(by, T0, T0 + 120 * HOUR));
+    store.close();
+
+    const raw = new Database(join(dir, 'stroom.db'));
+    kinds.forEach((by, i) => {
+      const group = by === 'partition' ? "coalesce(j.partition, '')" : `j.${by}`;
+      const direct = raw.prepare(`
+        WITH model (node, gpu_model) AS (SELECT name, json_extract(hello, '$.inventory.gpus[0].name') FROM nodes)
+        SELECT ${group} AS grp, h.hour_ts, coalesce(m.gpu_model, 'unknown') AS gpu_model, sum(h.gpu_mj) AS gpu_mj, sum(h.cpu_mj) AS cpu_mj,
+          sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
+        FROM job_hours h JOIN jobs j ON j.id = h.job_id LEFT JOIN model m ON m.node = h.node
+        GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`).all() as Array<Record<string, number | string>>;
+      expect(reports[i]!.hours).toEqual(direct.map((r) => ({
+        group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
+        gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
+      })));
+    });
+    const idle = raw.prepare('SELECT hour_ts, sum(idle_gpu_mj) AS g, sum(idle_cpu_mj) AS c, sum(idle_other_mj) AS o FROM node_hours GROUP BY hour_ts ORDER BY hour_ts').all() as Array<Record<string, number>>;
+    expect(reports[0]!.unallocated).toEqual(idle.map((r) => ({ hourTs: r.hour_ts, energyMj: { gpuMj: r.g, cpuMj: r.c, otherMj: r.o } })));
+    const measured = new Map<string, number[]>();
+    for (const r of raw.prepare('SELECT node, hour_ts FROM node_hours ORDER BY node, hour_ts').all() as Array<{ node: string; hour_ts: number }>) {
+      measured.set(r.node, [...(measured.get(r.node) ?? []), r.hour_ts]);
+    }
+    expect(reports[0]!.nodes.map((n) => [n.node, n.measured.flatMap((run) => Array.from({ length: (run.toTs - run.fromTs) / HOUR }, (_, k) => run.fromTs + k * HOUR))]))
+      .toEqual([...measured]);
+    expect(new Set(reports[0]!.hours.map((h) => h.gpuModel))).toEqual(new Set(['NVIDIA H100 80GB HBM3', 'NVIDIA H200', 'unknown']));
+    // A version 3 directory: the roll-ups are built from the books on open.
+    raw.exec('DELETE FROM group_hours; DELETE FROM hour_idle; DELETE FROM node_days;');
+    raw.pragma('user_version = 3');
+    raw.close();
+    const again = new EmbeddedStore(dir);
+    expect(kinds.map((by) => again.energyReport(by, T0, T0 + 120 * HOUR))).toEqual(reports);
+    expect(again.energyReport('account', 0, MAX).hours).toEqual(reports[0]!.hours);
     again.close();
   });
 });

@@ -91,6 +91,9 @@ export function booksSnapshot(store: Store): unknown {
     balance: store.nodeBalance(0, MAX),
     cluster: store.clusterEnergyMj(0, MAX),
     report: store.energyReport('job', 0, MAX),
+    byAccount: store.energyReport('account', 0, MAX),
+    byUser: store.energyReport('user', 0, MAX).hours,
+    byPartition: store.energyReport('partition', 0, MAX).hours,
   };
 }
 
@@ -659,6 +662,29 @@ export function describeStore(
           { node: 'n2', firstSeenTs: T0, measured: [{ fromTs: T0 + HOUR, toTs: T0 + 2 * HOUR }] },
           { node: 'n3', firstSeenTs: T0, measured: [] },
         ]);
+      });
+
+      it('moves a job\'s energy to its account, user and partition when a map names them after its energy came', () => {
+        store.putNode(hello('n1', T0 - HOUR));
+        const brief = (by: Parameters<Store['energyReport']>[0]) =>
+          store.energyReport(by, T0, T0 + 3 * HOUR).hours.map((h) => [h.group, (h.hourTs - T0) / HOUR, h.energyMj.gpuMj + h.energyMj.cpuMj + h.energyMj.otherMj, h.gpuSeconds]);
+        // Job 77 is seen only in counters for two hours; job 5 is on the map all along.
+        store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('5', ['g1'], { account: 'surf-vision', user: 'a.jansen' })], jobsMj: { 77: 900, 5: 10 }, gpuSeconds: { 77: 1, 5: 1 } })]);
+        store.commit([effect({ node: 'n1', ts: T0 + HOUR + 1000, seq: 2, jobs: [alloc('5', ['g1'], { account: 'surf-vision', user: 'a.jansen' })], jobsMj: { 77: 400 }, gpuSeconds: { 77: 1 } })]);
+        expect(brief('account')).toEqual([['', 0, 900, 1], ['', 1, 400, 1], ['surf-vision', 0, 10, 1]]);
+        // The map names 77 in the same commit as more of its energy.
+        store.commit([
+          effect({ node: 'n1', ts: T0 + HOUR + 2000, seq: 3, jobsMj: { 77: 50 }, gpuSeconds: { 77: 1 } }),
+          effect({ node: 'n1', ts: T0 + 2 * HOUR + 1000, seq: 4, jobs: [alloc('77', ['g0'], { partition: 'gpu' }), alloc('5', ['g1'], { account: 'surf-vision', user: 'a.jansen' })], jobsMj: { 77: 7 }, gpuSeconds: { 77: 1 } }),
+        ]);
+        expect(brief('account')).toEqual([['surf-llm', 0, 900, 1], ['surf-llm', 1, 450, 2], ['surf-llm', 2, 7, 1], ['surf-vision', 0, 10, 1]]);
+        expect(brief('user')).toEqual([['a.jansen', 0, 10, 1], ['u.devries', 0, 900, 1], ['u.devries', 1, 450, 2], ['u.devries', 2, 7, 1]]);
+        expect(brief('partition')).toEqual([['', 0, 10, 1], ['gpu', 0, 900, 1], ['gpu', 1, 450, 2], ['gpu', 2, 7, 1]]);
+        // Slurm moves job 5 to another account (scontrol update): all of its hours follow.
+        store.commit([effect({ node: 'n1', ts: T0 + 2 * HOUR + 2000, seq: 5, jobs: [alloc('77', ['g0'], { partition: 'gpu' }), alloc('5', ['g1'], { account: 'surf-llm', user: 'a.jansen' })], jobsMj: { 5: 3 }, gpuSeconds: { 5: 1 } })]);
+        expect(brief('account')).toEqual([['surf-llm', 0, 910, 2], ['surf-llm', 1, 450, 2], ['surf-llm', 2, 10, 2]]);
+        expect(brief('user')).toEqual([['a.jansen', 0, 10, 1], ['a.jansen', 2, 3, 1], ['u.devries', 0, 900, 1], ['u.devries', 1, 450, 2], ['u.devries', 2, 7, 1]]);
+        expect(store.energyReport('account', T0, T0 + 3 * HOUR).hours.every((h) => h.gpuModel === 'NVIDIA H100 80GB HBM3')).toBe(true);
       });
 
       it('answers an empty store with nothing, and lists a node known only by its Hello', () => {
