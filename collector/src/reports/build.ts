@@ -10,7 +10,7 @@ import type { FootprintFactors } from '../accounting/factors.js';
 import { FOOTPRINT_METHOD, FootprintTable, emptyFootprintSums, unmatchedWarnings } from '../accounting/footprint.js';
 import type { FootprintSums } from '../accounting/footprint.js';
 import { isoTs } from '../accounting/time-series.js';
-import type { EnergyReportData, ReportHour, SplitMj } from '../store/store.js';
+import type { EnergyReportData, ReportSlice, SplitMj } from '../store/store.js';
 import { reportCoverage } from './coverage.js';
 import { eedReport } from './eed.js';
 import type { IctEnergy } from './eed.js';
@@ -120,30 +120,37 @@ function factorWarnings(factors: readonly FactorUse[]): string[] {
 /** The report: rows by group (largest IT energy first), totals, method, factors, coverage and EED KPIs. */
 export function buildEnergyReport(input: ReportInput): EnergyReport {
   const { data, factors } = input;
-  // The store orders its hours by group, so each group is one contiguous slice.
-  const groups: Array<{ group: string; hours: ReportHour[] }> = [];
-  for (const h of data.hours) {
+  // The store orders its slices by group, so each group's slices (one per GPU model) are adjacent.
+  const groups: Array<{ group: string; slices: ReportSlice[] }> = [];
+  for (const slice of data.slices) {
     const last = groups[groups.length - 1];
-    if (last !== undefined && last.group === h.group) last.hours.push(h);
-    else groups.push({ group: h.group, hours: [h] });
+    if (last !== undefined && last.group === slice.group) last.slices.push(slice);
+    else groups.push({ group: slice.group, slices: [slice] });
   }
   // One table for all groups and the unallocated energy: each hour's factors are looked up once.
   const table = new FootprintTable(factors);
   const warnings = new Set<string>();
   const jobs = zero();
-  const rows: ReportRow[] = groups.map(({ group, hours }, i) => {
+  const record = { hourTs: 0, itEnergyJ: 0, gpuSeconds: 0, gpuModel: '' };
+  const rows: ReportRow[] = groups.map(({ group, slices }, i) => {
     const f = emptyFootprintSums();
-    hours.forEach((h, k) => table.add(f, { hourTs: h.hourTs, itEnergyJ: splitJ(h.energyMj), gpuSeconds: h.gpuSeconds, gpuModel: h.gpuModel }, k));
-    for (const w of unmatchedWarnings(f)) warnings.add(`${input.by} ${group === '' ? '(not known)' : group}: ${w}`);
     const s = zero();
-    addFootprint(s, f);
-    for (const h of hours) {
-      s.otherJ += mjToJ(h.energyMj.otherMj);
-      s.gpuS += h.gpuSeconds;
-      s.idleS += h.idleGpuSeconds;
-      s.utilS += h.utilSeconds;
-      s.utilKnownS += h.utilKnownSeconds;
+    for (const slice of slices) {
+      record.gpuModel = slice.gpuModel;
+      for (let k = 0; k < slice.hourTs.length; k++) {
+        record.hourTs = slice.hourTs[k] as number;
+        record.itEnergyJ = mjToJ(slice.hourEnergyMj[k] as number);
+        record.gpuSeconds = slice.hourGpuSeconds[k] as number;
+        table.add(f, record, k);
+      }
+      s.otherJ += mjToJ(slice.energyMj.otherMj);
+      s.gpuS += slice.gpuSeconds;
+      s.idleS += slice.idleGpuSeconds;
+      s.utilS += slice.utilSeconds;
+      s.utilKnownS += slice.utilKnownSeconds;
     }
+    for (const w of unmatchedWarnings(f)) warnings.add(`${input.by} ${group === '' ? '(not known)' : group}: ${w}`);
+    addFootprint(s, f);
     sumInto(jobs, s);
     input.onGroup?.(i + 1, groups.length);
     return { group, ...figures(s) };

@@ -14,7 +14,8 @@ import type { GpuBucket } from './gpu-buckets.js';
 import { NO_GROUPS, ROLLUP_SCHEMA, ReportRollups } from './report-rollups.js';
 import type { GroupHourRow, JobGroups, RollupKind } from './report-rollups.js';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
-import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportHour } from './store.js';
+import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportSlice } from './store.js';
+import { sliceReportHours } from './report-slices.js';
 
 const HOUR_MS = 3_600_000;
 const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
@@ -560,11 +561,7 @@ export class EmbeddedStore implements Store {
   }
 
   energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData {
-    const rows = by === 'job' || by === 'node' ? this.#jobHourGroups(by, fromTs, toTs) : this.#rollups.groupHours(by satisfies RollupKind, fromTs, toTs);
-    const hours: ReportHour[] = rows.map((r) => ({
-      group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
-      gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
-    }));
+    const slices = by === 'job' || by === 'node' ? this.#jobHourSlices(by, fromTs, toTs) : this.#rollups.slices(by satisfies RollupKind, fromTs, toTs);
     // Nodes with books, found by skipping through the primary key rather than reading every row.
     const firstSeen = new Map<string, number>();
     for (const r of this.#db.prepare<[], { node: string; first_ts: number }>(`
@@ -576,14 +573,14 @@ export class EmbeddedStore implements Store {
     }
     const runs = this.#rollups.measured(fromTs, toTs);
     const nodes: NodeCoverage[] = [...firstSeen.keys()].sort().map((node) => ({ node, firstSeenTs: firstSeen.get(node) ?? null, measured: runs.get(node) ?? [] }));
-    return { hours, unallocated: this.#rollups.unallocated(fromTs, toTs), nodes };
+    return { slices, unallocated: this.#rollups.unallocated(fromTs, toTs), nodes };
   }
 
   /**
    * By job or node the groups are as many as the job-hours' own keys, so these read job_hours:
    * one GROUP BY, with each job's hours by primary key; the GPU model is the node's now.
    */
-  #jobHourGroups(by: 'job' | 'node', fromTs: number, toTs: number): GroupHourRow[] {
+  #jobHourSlices(by: 'job' | 'node', fromTs: number, toTs: number): ReportSlice[] {
     let stmt = this.#reportStmts.get(by);
     if (stmt === undefined) {
       stmt = this.#db.prepare<[number, number], GroupHourRow>(`
@@ -591,10 +588,13 @@ export class EmbeddedStore implements Store {
         SELECT h.${by === 'job' ? 'job_id' : 'node'} AS grp, h.hour_ts, coalesce(m.gpu_model, 'unknown') AS gpu_model, sum(h.gpu_mj) AS gpu_mj, sum(h.cpu_mj) AS cpu_mj,
           sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
         FROM job_hours h LEFT JOIN model m ON m.node = h.node
-        WHERE h.hour_ts >= ? AND h.hour_ts < ? GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`);
+        WHERE h.hour_ts >= ? AND h.hour_ts < ? GROUP BY grp, h.hour_ts, gpu_model`);
       this.#reportStmts.set(by, stmt);
     }
-    return stmt.all(fromTs, toTs);
+    return sliceReportHours(stmt.all(fromTs, toTs).map((r) => ({
+      group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
+      gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
+    })));
   }
 
   close(): void {

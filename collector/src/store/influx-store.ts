@@ -72,6 +72,7 @@ import type { Hello, JobState, Sample } from '@stroom/protocol';
 import type { Logger } from 'pino';
 import type { BatchEffect, GpuBucket, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportHour } from './store.js';
+import { compareCodePoints, sliceReportHours } from './report-slices.js';
 
 const HOUR_MS = 3_600_000;
 /** Width of a job series bucket, ms (the same as EmbeddedStore's SERIES_BUCKET_MS). */
@@ -165,26 +166,6 @@ interface Kind<T> {
 interface Chunk { readonly rp: string; readonly points: IPoint[]; readonly rows: Map<Kind<unknown>, unknown[]>; readonly raw: IPoint[] }
 interface CycleResult { readonly failed: number; readonly error?: Error }
 
-/**
- * Order of ids and node names as SQLite's BINARY collation (UTF-8 bytes, i.e. code points)
- * sorts them, so listings match EmbeddedStore's; plain `<` on UTF-16 differs above U+D7FF.
- */
-export function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-      }
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
 
 /** Jobs listed newest start first, then by id: EmbeddedStore's `ORDER BY start_ts DESC, id`. */
 function jobOrder(a: { startTs: number; id: string }, b: { startTs: number; id: string }): number {
@@ -921,7 +902,7 @@ export class InfluxStore implements Store {
     }
     return out;
   }
-  /** From the mirror, with EmbeddedStore's grouping and order (group, hour, GPU model in byte order). */
+  /** From the mirror, with EmbeddedStore's grouping and order (group, GPU model in byte order). */
   energyReport(by: ReportGroupBy, fromTs: number, toTs: number): EnergyReportData {
     const models = new Map<string, string>();
     for (const [name, row] of this.#nodes) models.set(name, (JSON.parse(row.hello) as Hello).inventory.gpus[0]?.name ?? 'unknown');
@@ -946,7 +927,7 @@ export class InfluxStore implements Store {
         r.idleGpuSeconds += h.idleS;
       }
     }
-    const hours: ReportHour[] = [...sums.values()].sort((a, b) => compareCodePoints(a.group, b.group) || a.hourTs - b.hourTs || compareCodePoints(a.gpuModel, b.gpuModel));
+    const slices = sliceReportHours(sums.values());
     const idle = new Map<number, SplitMj>();
     const firstSeen = new Map<string, number>();
     const runs = new Map<string, Array<{ fromTs: number; toTs: number }>>();
@@ -978,7 +959,7 @@ export class InfluxStore implements Store {
     }
     const unallocated = [...idle].sort((a, b) => a[0] - b[0]).map(([hourTs, energyMj]) => ({ hourTs, energyMj }));
     const nodes: NodeCoverage[] = [...firstSeen.keys()].sort().map((node) => ({ node, firstSeenTs: firstSeen.get(node) ?? null, measured: runs.get(node) ?? [] }));
-    return { hours, unallocated, nodes };
+    return { slices, unallocated, nodes };
   }
 
 

@@ -139,6 +139,26 @@ export interface ReportHour {
   readonly idleGpuSeconds: number;
 }
 
+/**
+ * One report group's books on nodes of one GPU model over a period (its `ReportHour`s summed),
+ * with hour by hour what a footprint needs: job energy (mJ, all parts) and GPU-seconds. Columns,
+ * not a row per hour: a year by account is 1.7M group-hours, and rows cost more to read and hold
+ * than the report takes to compute.
+ */
+export interface ReportSlice {
+  readonly group: string;
+  readonly gpuModel: string;
+  readonly energyMj: SplitMj;
+  readonly gpuSeconds: number;
+  readonly utilSeconds: number;
+  readonly utilKnownSeconds: number;
+  readonly idleGpuSeconds: number;
+  /** Start (ms) of each hour with books, ascending; the same index in the next two is that hour's figures. */
+  readonly hourTs: readonly number[];
+  readonly hourEnergyMj: readonly number[];
+  readonly hourGpuSeconds: readonly number[];
+}
+
 /** A node's measured hours in a report period: runs of consecutive hours with data, [fromTs, toTs). */
 export interface NodeCoverage {
   readonly node: string;
@@ -149,8 +169,8 @@ export interface NodeCoverage {
 
 /** What an energy report is built from, all within [fromTs, toTs) on UTC hours. */
 export interface EnergyReportData {
-  /** Job energy by group, UTC hour and GPU model (ordered by group, hour, model). */
-  readonly hours: ReportHour[];
+  /** Job books by group and GPU model, hour by hour (ordered by group, then model, in code-point order). */
+  readonly slices: ReportSlice[];
   /** Energy no job was charged with (idle devices, their modelled share), all nodes, per UTC hour. */
   readonly unallocated: ReadonlyArray<{ readonly hourTs: number; readonly energyMj: SplitMj }>;
   /** Every node known (inventory or energy books), by name. */

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EnergyReportSchema } from '@stroom/protocol';
 import type { FootprintFactors } from '../../src/accounting/factors.js';
 import { buildEnergyReport } from '../../src/reports/build.js';
+import { sliceReportHours } from '../../src/store/report-slices.js';
 import type { EnergyReportData } from '../../src/store/store.js';
 
 const H = 3_600_000;
@@ -24,11 +25,11 @@ const A100 = 'NVIDIA A100-SXM4-40GB';
 const G_PER_GPU_H = 150_000 / (6 * 8760);
 
 export const DATA: EnergyReportData = {
-  hours: [
+  slices: sliceReportHours([
     { group: 'acc-a', hourTs: T0, gpuModel: A100, energyMj: { gpuMj: KWH, cpuMj: 0, otherMj: 0 }, gpuSeconds: 7200, utilSeconds: 3600, utilKnownSeconds: 7200, idleGpuSeconds: 1800 },
     { group: 'acc-a', hourTs: T0 + H, gpuModel: A100, energyMj: { gpuMj: 1.7 * KWH, cpuMj: 0.2 * KWH, otherMj: 0.1 * KWH }, gpuSeconds: 3600, utilSeconds: 3240, utilKnownSeconds: 3600, idleGpuSeconds: 0 },
     { group: 'acc-b', hourTs: T0, gpuModel: 'unknown', energyMj: { gpuMj: 0.5 * KWH, cpuMj: 0, otherMj: 0 }, gpuSeconds: 3600, utilSeconds: 0, utilKnownSeconds: 0, idleGpuSeconds: 0 },
-  ],
+  ]),
   unallocated: [{ hourTs: T0, energyMj: { gpuMj: KWH, cpuMj: 0, otherMj: 0 } }, { hourTs: T0 + H, energyMj: { gpuMj: 0, cpuMj: 0, otherMj: 0 } }],
   nodes: [
     { node: 'n1', firstSeenTs: T0 - H, measured: [{ fromTs: T0, toTs: T0 + 2 * H }] },
@@ -118,7 +119,7 @@ describe('buildEnergyReport', () => {
   });
 
   it('has no EED section without meter data, and an empty store gives an empty report', () => {
-    const empty = buildEnergyReport({ by: 'user', fromTs: T0, toTs: T0 + H, generatedTs: T0, data: { hours: [], unallocated: [], nodes: [] }, factors: FACTORS });
+    const empty = buildEnergyReport({ by: 'user', fromTs: T0, toTs: T0 + H, generatedTs: T0, data: { slices: [], unallocated: [], nodes: [] }, factors: FACTORS });
     expect(empty).toMatchObject({ rows: [], eed: null, factors: [], coverage: { nodes: 0, expectedNodeHours: 0, share: null, gaps: [] } });
     expect(empty.totals.cluster).toEqual({ itEnergyKwh: 0, itOtherModelledKwh: 0, facilityEnergyKwh: 0, co2eLocationKg: 0, co2eMarketKg: 0, embodiedCo2eKg: 0, costEur: 0, gpuHours: 0, idleGpuHours: 0, meanGpuUtil: null });
   });

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedStore } from '../../src/store/embedded-store.js';
+import { sliceReportHours } from '../../src/store/report-slices.js';
 import type { JobAllocation } from '@stroom/protocol';
 import { T0, alloc, booksSnapshot, describeStore, effect, hello } from './store.contract.js';
 import type { EffectSpec } from './store.contract.js';
@@ -151,10 +152,10 @@ describe('EmbeddedStore (SQLite only)', () => {
           sum(h.other_mj) AS other_mj, sum(h.gpu_s) AS gpu_s, sum(h.util_s) AS util_s, sum(h.util_known_s) AS util_known_s, sum(h.idle_gpu_s) AS idle_gpu_s
         FROM job_hours h JOIN jobs j ON j.id = h.job_id LEFT JOIN model m ON m.node = h.node
         GROUP BY grp, h.hour_ts, gpu_model ORDER BY grp, h.hour_ts, gpu_model`).all() as Array<Record<string, number | string>>;
-      expect(reports[i]!.hours).toEqual(direct.map((r) => ({
-        group: r.grp, hourTs: r.hour_ts, gpuModel: r.gpu_model, energyMj: { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj },
-        gpuSeconds: r.gpu_s, utilSeconds: r.util_s, utilKnownSeconds: r.util_known_s, idleGpuSeconds: r.idle_gpu_s,
-      })));
+      expect(reports[i]!.slices).toEqual(sliceReportHours(direct.map((r) => ({
+        group: String(r.grp), hourTs: Number(r.hour_ts), gpuModel: String(r.gpu_model), energyMj: { gpuMj: Number(r.gpu_mj), cpuMj: Number(r.cpu_mj), otherMj: Number(r.other_mj) },
+        gpuSeconds: Number(r.gpu_s), utilSeconds: Number(r.util_s), utilKnownSeconds: Number(r.util_known_s), idleGpuSeconds: Number(r.idle_gpu_s),
+      }))));
     });
     const idle = raw.prepare('SELECT hour_ts, sum(idle_gpu_mj) AS g, sum(idle_cpu_mj) AS c, sum(idle_other_mj) AS o FROM node_hours GROUP BY hour_ts ORDER BY hour_ts').all() as Array<Record<string, number>>;
     expect(reports[0]!.unallocated).toEqual(idle.map((r) => ({ hourTs: r.hour_ts, energyMj: { gpuMj: r.g, cpuMj: r.c, otherMj: r.o } })));
@@ -164,14 +165,14 @@ describe('EmbeddedStore (SQLite only)', () => {
     }
     expect(reports[0]!.nodes.map((n) => [n.node, n.measured.flatMap((run) => Array.from({ length: (run.toTs - run.fromTs) / HOUR }, (_, k) => run.fromTs + k * HOUR))]))
       .toEqual([...measured]);
-    expect(new Set(reports[0]!.hours.map((h) => h.gpuModel))).toEqual(new Set(['NVIDIA H100 80GB HBM3', 'NVIDIA H200', 'unknown']));
+    expect(new Set(reports[0]!.slices.map((h) => h.gpuModel))).toEqual(new Set(['NVIDIA H100 80GB HBM3', 'NVIDIA H200', 'unknown']));
     // A version 3 directory: the roll-ups are built from the books on open.
     raw.exec('DELETE FROM group_hours; DELETE FROM hour_idle; DELETE FROM node_days;');
     raw.pragma('user_version = 3');
     raw.close();
     const again = new EmbeddedStore(dir);
     expect(kinds.map((by) => again.energyReport(by, T0, T0 + 120 * HOUR))).toEqual(reports);
-    expect(again.energyReport('account', 0, MAX).hours).toEqual(reports[0]!.hours);
+    expect(again.energyReport('account', 0, MAX).slices).toEqual(reports[0]!.slices);
     again.close();
   });
 });

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Hello, JobAllocation, Sample } from '@stroom/protocol';
-import type { BatchEffect, GpuBucket, GpuUse, JobRecord, SplitMj, Store } from '../../src/store/store.js';
+import type { BatchEffect, EnergyReportData, GpuBucket, GpuUse, JobRecord, SplitMj, Store } from '../../src/store/store.js';
 
 const NO_USE: GpuUse = { utilS: 0, utilKnownS: 0, idleS: 0 };
 
@@ -80,6 +80,14 @@ export function hello(node: string, ts: number, gpus = 2): Hello {
   };
 }
 
+/** A report's job books as [group, hours after T0, job mJ, GPU-seconds] per group, hour and GPU model, in that order. */
+export function hourRows(data: EnergyReportData): Array<[string, number, number, number]> {
+  return data.slices
+    .flatMap((s) => s.hourTs.map((ts, k) => ({ s, ts, k })))
+    .sort((a, b) => (a.s.group < b.s.group ? -1 : a.s.group > b.s.group ? 1 : a.ts - b.ts || (a.s.gpuModel < b.s.gpuModel ? -1 : a.s.gpuModel > b.s.gpuModel ? 1 : 0)))
+    .map(({ s, ts, k }) => [s.group, (ts - T0) / HOUR, s.hourEnergyMj[k] as number, s.hourGpuSeconds[k] as number]);
+}
+
 /** Every job's listing row, detail, hours and series: what a reopened store must give back. */
 export function booksSnapshot(store: Store): unknown {
   const jobs = store.jobs({ limit: -1 });
@@ -92,8 +100,8 @@ export function booksSnapshot(store: Store): unknown {
     cluster: store.clusterEnergyMj(0, MAX),
     report: store.energyReport('job', 0, MAX),
     byAccount: store.energyReport('account', 0, MAX),
-    byUser: store.energyReport('user', 0, MAX).hours,
-    byPartition: store.energyReport('partition', 0, MAX).hours,
+    byUser: store.energyReport('user', 0, MAX).slices,
+    byPartition: store.energyReport('partition', 0, MAX).slices,
   };
 }
 
@@ -626,11 +634,15 @@ export function describeStore(
       it('sums job energy, GPU time and utilisation by account, UTC hour and GPU model, with unallocated energy per hour', () => {
         books();
         expect(store.energyReport('account', T0, T0 + 3 * HOUR)).toEqual({
-          hours: [
-            { group: 'surf-llm', hourTs: T0, gpuModel: H100, energyMj: { gpuMj: 3050, cpuMj: 100, otherMj: 10 }, gpuSeconds: 4, utilSeconds: 0.51, utilKnownSeconds: 2, idleGpuSeconds: 1 },
-            { group: 'surf-llm', hourTs: T0 + HOUR, gpuModel: H100, energyMj: { gpuMj: 4000, cpuMj: 0, otherMj: 0 }, gpuSeconds: 4, utilSeconds: 3, utilKnownSeconds: 4, idleGpuSeconds: 0 },
-            { group: 'surf-vision', hourTs: T0, gpuModel: 'unknown', energyMj: { gpuMj: 300, cpuMj: 0, otherMj: 0 }, gpuSeconds: 3, ...z },
-            { group: 'surf-vision', hourTs: T0 + 2 * HOUR, gpuModel: 'unknown', energyMj: { gpuMj: 600, cpuMj: 0, otherMj: 0 }, gpuSeconds: 6, ...z },
+          slices: [
+            {
+              group: 'surf-llm', gpuModel: H100, energyMj: { gpuMj: 7050, cpuMj: 100, otherMj: 10 }, gpuSeconds: 8, utilSeconds: 3.51, utilKnownSeconds: 6, idleGpuSeconds: 1,
+              hourTs: [T0, T0 + HOUR], hourEnergyMj: [3160, 4000], hourGpuSeconds: [4, 4],
+            },
+            {
+              group: 'surf-vision', gpuModel: 'unknown', energyMj: { gpuMj: 900, cpuMj: 0, otherMj: 0 }, gpuSeconds: 9, ...z,
+              hourTs: [T0, T0 + 2 * HOUR], hourEnergyMj: [300, 600], hourGpuSeconds: [3, 6],
+            },
           ],
           unallocated: [
             { hourTs: T0, energyMj: { gpuMj: 12, cpuMj: 3, otherMj: 1 } },
@@ -647,8 +659,7 @@ export function describeStore(
 
       it('groups by user, job, node and partition (an unknown partition is \'\'), and keeps to the hours of the period', () => {
         books();
-        const brief = (by: Parameters<Store['energyReport']>[0], fromTs = T0, toTs = T0 + 3 * HOUR) =>
-          store.energyReport(by, fromTs, toTs).hours.map((h) => [h.group, (h.hourTs - T0) / HOUR, h.energyMj.gpuMj + h.energyMj.cpuMj + h.energyMj.otherMj, h.gpuSeconds]);
+        const brief = (by: Parameters<Store['energyReport']>[0], fromTs = T0, toTs = T0 + 3 * HOUR) => hourRows(store.energyReport(by, fromTs, toTs));
         expect(brief('user')).toEqual([['a.jansen', 0, 50, 1], ['a.jansen', 0, 300, 3], ['a.jansen', 2, 600, 6], ['u.devries', 0, 3110, 3], ['u.devries', 1, 4000, 4]]);
         expect(brief('job')).toEqual([['1', 0, 3110, 3], ['1', 1, 4000, 4], ['2', 0, 300, 3], ['2', 2, 600, 6], ['3', 0, 50, 1]]);
         expect(brief('node')).toEqual([['n1', 0, 1160, 2], ['n1', 1, 4000, 4], ['n2', 0, 2000, 2], ['n3', 0, 300, 3], ['n3', 2, 600, 6]]);
@@ -666,8 +677,7 @@ export function describeStore(
 
       it('moves a job\'s energy to its account, user and partition when a map names them after its energy came', () => {
         store.putNode(hello('n1', T0 - HOUR));
-        const brief = (by: Parameters<Store['energyReport']>[0]) =>
-          store.energyReport(by, T0, T0 + 3 * HOUR).hours.map((h) => [h.group, (h.hourTs - T0) / HOUR, h.energyMj.gpuMj + h.energyMj.cpuMj + h.energyMj.otherMj, h.gpuSeconds]);
+        const brief = (by: Parameters<Store['energyReport']>[0]) => hourRows(store.energyReport(by, T0, T0 + 3 * HOUR));
         // Job 77 is seen only in counters for two hours; job 5 is on the map all along.
         store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('5', ['g1'], { account: 'surf-vision', user: 'a.jansen' })], jobsMj: { 77: 900, 5: 10 }, gpuSeconds: { 77: 1, 5: 1 } })]);
         store.commit([effect({ node: 'n1', ts: T0 + HOUR + 1000, seq: 2, jobs: [alloc('5', ['g1'], { account: 'surf-vision', user: 'a.jansen' })], jobsMj: { 77: 400 }, gpuSeconds: { 77: 1 } })]);
@@ -684,13 +694,13 @@ export function describeStore(
         store.commit([effect({ node: 'n1', ts: T0 + 2 * HOUR + 2000, seq: 5, jobs: [alloc('77', ['g0'], { partition: 'gpu' }), alloc('5', ['g1'], { account: 'surf-llm', user: 'a.jansen' })], jobsMj: { 5: 3 }, gpuSeconds: { 5: 1 } })]);
         expect(brief('account')).toEqual([['surf-llm', 0, 910, 2], ['surf-llm', 1, 450, 2], ['surf-llm', 2, 10, 2]]);
         expect(brief('user')).toEqual([['a.jansen', 0, 10, 1], ['a.jansen', 2, 3, 1], ['u.devries', 0, 900, 1], ['u.devries', 1, 450, 2], ['u.devries', 2, 7, 1]]);
-        expect(store.energyReport('account', T0, T0 + 3 * HOUR).hours.every((h) => h.gpuModel === 'NVIDIA H100 80GB HBM3')).toBe(true);
+        expect(store.energyReport('account', T0, T0 + 3 * HOUR).slices.every((h) => h.gpuModel === 'NVIDIA H100 80GB HBM3')).toBe(true);
       });
 
       it('answers an empty store with nothing, and lists a node known only by its Hello', () => {
-        expect(store.energyReport('account', T0, T0 + HOUR)).toEqual({ hours: [], unallocated: [], nodes: [] });
+        expect(store.energyReport('account', T0, T0 + HOUR)).toEqual({ slices: [], unallocated: [], nodes: [] });
         store.putNode(hello('gcn9', T0 + 90 * 60_000));
-        expect(store.energyReport('node', T0, T0 + 3 * HOUR)).toEqual({ hours: [], unallocated: [], nodes: [{ node: 'gcn9', firstSeenTs: T0 + HOUR, measured: [] }] });
+        expect(store.energyReport('node', T0, T0 + 3 * HOUR)).toEqual({ slices: [], unallocated: [], nodes: [{ node: 'gcn9', firstSeenTs: T0 + HOUR, measured: [] }] });
       });
     });
 
