@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { addSample, decodeGpuBucket, emptyGpuBucket, encodeGpuBucket, mergeGpuBucket } from './gpu-buckets.js';
 import type { GpuBucket } from './gpu-buckets.js';
 import { NO_GROUPS, ROLLUP_SCHEMA, ReportRollups } from './report-rollups.js';
-import type { GroupHourRow, JobGroups, RollupKind } from './report-rollups.js';
+import type { JobGroups, RollupKind } from './report-rollups.js';
 import type { BatchEffect, JobHour, JobQuery, JobRecord, LedgerState, NodeBalance, SeriesPoint, SplitMj, Store } from './store.js';
 import type { EnergyReportData, NodeCoverage, ReportGroupBy, ReportSlice } from './store.js';
 import { sliceReportHours } from './report-slices.js';
@@ -111,6 +111,12 @@ interface JobRow {
   util_s: number | null;
   util_known_s: number | null;
   idle_gpu_s: number | null;
+}
+
+/** One group-hour, as reports by job and node read them from job_hours. */
+interface GroupHourRow {
+  grp: string; hour_ts: number; gpu_model: string; gpu_mj: number; cpu_mj: number; other_mj: number;
+  gpu_s: number; util_s: number; util_known_s: number; idle_gpu_s: number;
 }
 
 const JOB_SELECT = `

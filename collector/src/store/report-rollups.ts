@@ -16,6 +16,8 @@ import type { GpuUse, ReportSlice, SplitMj } from './store.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
+/** A node_days mask with every hour measured. */
+const WHOLE_DAY = 0xffffff;
 /** Float residue below this (seconds) counts as zero after a move took a job's seconds out. */
 const ZERO_S = 1e-6;
 
@@ -42,12 +44,6 @@ CREATE TABLE IF NOT EXISTS node_days (
 `;
 
 type SliceRow = [string, string, number, number, number, number, number, number, number, string, string, string];
-
-/** One group-hour, as reports by job and node read them from job_hours. */
-export interface GroupHourRow {
-  grp: string; hour_ts: number; gpu_model: string; gpu_mj: number; cpu_mj: number; other_mj: number;
-  gpu_s: number; util_s: number; util_known_s: number; idle_gpu_s: number;
-}
 
 /** A job's books in one hour on one node (a `job_hours` row). */
 export interface JobHourRow {
@@ -265,14 +261,17 @@ export class ReportRollups {
         node = name;
         list = [];
       }
-      for (let b = 0; b < 24; b++) {
+      // Most days are whole: one step instead of 24.
+      const whole = mask === WHOLE_DAY && dayTs >= fromTs && dayTs + DAY_MS <= toTs;
+      for (let b = 0; b < 24; b += whole ? 24 : 1) {
         if ((mask & (1 << b)) === 0) continue;
         const ts = dayTs + b * HOUR_MS;
         if (ts < fromTs || ts >= toTs) continue;
+        const end = whole ? ts + DAY_MS : ts + HOUR_MS;
         const last = list[list.length - 1];
-        if (last !== undefined && last.toTs === ts) last.toTs = ts + HOUR_MS;
+        if (last !== undefined && last.toTs === ts) last.toTs = end;
         else {
-          list.push({ fromTs: ts, toTs: ts + HOUR_MS });
+          list.push({ fromTs: ts, toTs: end });
           if (list.length === 1) out.set(node, list);
         }
       }

@@ -697,6 +697,18 @@ export function describeStore(
         expect(store.energyReport('account', T0, T0 + 3 * HOUR).slices.every((h) => h.gpuModel === 'NVIDIA H100 80GB HBM3')).toBe(true);
       });
 
+      it('lists measured hours as runs across whole days, cut to the period', () => {
+        // n1 has books every hour of three UTC days but hour 30; the period starts and ends mid-day.
+        const day0 = Date.UTC(2026, 10, 28);
+        store.commit(Array.from({ length: 72 }, (_, h) => h).filter((h) => h !== 30).map((h) => effect({ node: 'n1', ts: day0 + h * HOUR + 1000, seq: h + 1, idleMj: 1 })));
+        expect(store.energyReport('account', day0 + 5 * HOUR, day0 + 70 * HOUR).nodes).toEqual([
+          { node: 'n1', firstSeenTs: day0, measured: [{ fromTs: day0 + 5 * HOUR, toTs: day0 + 30 * HOUR }, { fromTs: day0 + 31 * HOUR, toTs: day0 + 70 * HOUR }] },
+        ]);
+        expect(store.energyReport('account', day0, day0 + 72 * HOUR).nodes[0]!.measured).toEqual([
+          { fromTs: day0, toTs: day0 + 30 * HOUR }, { fromTs: day0 + 31 * HOUR, toTs: day0 + 72 * HOUR },
+        ]);
+      });
+
       it('answers an empty store with nothing, and lists a node known only by its Hello', () => {
         expect(store.energyReport('account', T0, T0 + HOUR)).toEqual({ slices: [], unallocated: [], nodes: [] });
         store.putNode(hello('gcn9', T0 + 90 * 60_000));
