@@ -117,7 +117,7 @@ export async function startCollector(o: CollectorOptions): Promise<Collector> {
     ...(o.jobMetricsLimit === undefined ? {} : { jobMetricsLimit: o.jobMetricsLimit }),
   });
   const influx = o.influx === undefined ? undefined : await InfluxStore.open({ url: o.influx.url, database: o.influx.database, log: o.log, retention: { series: o.influx.seriesRetention ?? '30d' } });
-  const store: Store = influx ?? new EmbeddedStore(o.dataDir);
+  const store: Store = influx ?? new EmbeddedStore(o.dataDir, { log: o.log });
   const cluster = new ClusterState();
   const picture = new ClusterPicture(cluster, store, o.timeZone ?? 'Europe/Amsterdam', { factors, ...(o.gridCapW === undefined ? {} : { gridCapW: o.gridCapW }) });
   const committer = new Committer({

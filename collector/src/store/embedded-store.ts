@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Hello } from '@stroom/protocol';
+import type { Logger } from 'pino';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { addSample, decodeGpuBucket, emptyGpuBucket, encodeGpuBucket, mergeGpuBucket } from './gpu-buckets.js';
@@ -171,8 +172,11 @@ export class EmbeddedStore implements Store {
   /** Each node's GPU gauge bucket being filled (see `#addGauges`). */
   readonly #openGpu = new Map<string, GpuBucket>();
 
-  /** Open (and create) `stroom.db` in `dataDir`; `:memory:` for a throwaway store. */
-  constructor(dataDir: string) {
+  /**
+   * Open (and create) `stroom.db` in `dataDir`; `:memory:` for a throwaway store. `log` hears
+   * of a long upgrade (building report roll-ups from years of books takes minutes).
+   */
+  constructor(dataDir: string, o: { readonly log?: Pick<Logger, 'info'> } = {}) {
     let file = ':memory:';
     if (dataDir !== ':memory:') {
       mkdirSync(dataDir, { recursive: true });
@@ -192,10 +196,14 @@ export class EmbeddedStore implements Store {
     this.#rollups = new ReportRollups(db);
     // Version 3 had no report roll-ups: build them once from the books.
     if (version < 4) {
+      const books = db.prepare('SELECT 1 FROM job_hours LIMIT 1').get() !== undefined;
+      const t0 = performance.now();
+      if (books) o.log?.info({ dataDir, fromVersion: version }, 'building report roll-ups from the books (once, on upgrade; about 3 min for a year of 1M jobs)');
       db.transaction(() => {
         this.#rollups.rebuild(this.#modelOf);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })();
+      if (books) o.log?.info({ ms: Math.round(performance.now() - t0) }, 'report roll-ups built');
     }
     this.#stmt = {
       ledgerGet: db.prepare<[string, string], { last_seq: number; last_ts: number; counters: string }>(
