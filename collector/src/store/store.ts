@@ -145,14 +145,7 @@ export interface ReportHour {
  * not a row per hour: a year by account is 1.7M group-hours, and rows cost more to read and hold
  * than the report takes to compute.
  */
-export interface ReportSlice {
-  readonly group: string;
-  readonly gpuModel: string;
-  readonly energyMj: SplitMj;
-  readonly gpuSeconds: number;
-  readonly utilSeconds: number;
-  readonly utilKnownSeconds: number;
-  readonly idleGpuSeconds: number;
+export interface ReportSlice extends Omit<ReportHour, 'hourTs'> {
   /** Start (ms) of each hour with books, ascending; the same index in the next two is that hour's figures. */
   readonly hourTs: readonly number[];
   readonly hourEnergyMj: readonly number[];
