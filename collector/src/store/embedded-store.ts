@@ -23,7 +23,7 @@ const NO_USE = { utilS: 0, utilKnownS: 0, idleS: 0 } as const;
 /** Resolution of the stored energy series, ms: charts ask for this or coarser steps. */
 export const SERIES_BUCKET_MS = 10_000;
 /** Schema version in `PRAGMA user_version`; `#migrate` brings older data directories up. */
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /** Width of the roll-up buckets the raw series become after their retention, ms. */
 export const ROLLUP_BUCKET_MS = 60_000;
 
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS job_nodes (
   gpu_mj INTEGER NOT NULL DEFAULT 0, cpu_mj INTEGER NOT NULL DEFAULT 0,
   other_mj INTEGER NOT NULL DEFAULT 0, gpu_s REAL NOT NULL DEFAULT 0,
   util_s REAL NOT NULL DEFAULT 0, util_known_s REAL NOT NULL DEFAULT 0, idle_gpu_s REAL NOT NULL DEFAULT 0,
-  gpu_uuids TEXT,
+  gpu_uuids TEXT, end_notice INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, node)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_hours (
@@ -204,6 +204,8 @@ export class EmbeddedStore implements Store {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })();
       if (books) o.log?.info({ ms: Math.round(performance.now() - t0) }, 'report roll-ups built');
+    } else if (version < SCHEMA_VERSION) {
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
     this.#stmt = {
       ledgerGet: db.prepare<[string, string], { last_seq: number; last_ts: number; counters: string }>(
@@ -215,13 +217,17 @@ export class EmbeddedStore implements Store {
       jobRevive: db.prepare(`UPDATE jobs SET state = 'running', end_ts = NULL WHERE id = ? AND state <> 'running'
         AND EXISTS (SELECT 1 FROM job_nodes WHERE job_id = jobs.id AND running = 1)`),
       jobPlaceholder: db.prepare(`INSERT INTO jobs (id, user, account, name, partition, start_ts, end_ts, state) VALUES (?, '', '', NULL, NULL, ?, ?, 'completed') ON CONFLICT (id) DO NOTHING`),
-      // A batch older than the job's end notice on that node must not bring the job back.
-      jobNodeRunning: db.prepare(`INSERT INTO job_nodes (job_id, node, gpus, gpu_uuids, running, end_ts) VALUES (?, ?, ?, ?, 1, NULL)
+      // A job that left a node comes back with a batch newer than its end there; after the
+      // epilog's end notice only as a new run (a requeue starts again), since a map listing it
+      // then is the agent's Slurm view from before the end.
+      jobNodeRunning: db.prepare<{ job: string; node: string; gpus: number; uuids: string; ts: number; startTs: number }>(`
+        INSERT INTO job_nodes (job_id, node, gpus, gpu_uuids, running, end_ts) VALUES (@job, @node, @gpus, @uuids, 1, NULL)
         ON CONFLICT (job_id, node) DO UPDATE SET
           gpus = CASE WHEN job_nodes.running = 1 AND excluded.gpus < job_nodes.gpus THEN job_nodes.gpus ELSE excluded.gpus END,
           gpu_uuids = CASE WHEN job_nodes.running = 1 AND excluded.gpus < job_nodes.gpus THEN job_nodes.gpu_uuids ELSE excluded.gpu_uuids END,
-          running = 1, end_ts = NULL
-        WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL OR job_nodes.end_ts < ?`),
+          running = 1, end_ts = NULL, end_notice = 0
+        WHERE job_nodes.running = 1 OR job_nodes.end_ts IS NULL
+          OR (job_nodes.end_notice = 0 AND job_nodes.end_ts < @ts) OR (job_nodes.end_notice = 1 AND job_nodes.end_ts < @startTs)`),
       jobNodeEnergy: db.prepare(`INSERT INTO job_nodes (job_id, node, running, end_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (job_id, node) DO UPDATE SET gpu_mj = gpu_mj + excluded.gpu_mj, cpu_mj = cpu_mj + excluded.cpu_mj,
         other_mj = other_mj + excluded.other_mj, gpu_s = gpu_s + excluded.gpu_s, util_s = util_s + excluded.util_s,
@@ -234,6 +240,7 @@ export class EmbeddedStore implements Store {
         'SELECT node, hour_ts, gpu_mj, cpu_mj, other_mj, gpu_s, util_s, util_known_s, idle_gpu_s FROM job_hours WHERE job_id = ? ORDER BY hour_ts, node'),
       runningOnNode: db.prepare<[string], { job_id: string }>('SELECT job_id FROM job_nodes WHERE node = ? AND running = 1'),
       jobNodeEnd: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ? WHERE job_id = ? AND node = ? AND running = 1'),
+      jobNodeEndNotice: db.prepare('UPDATE job_nodes SET running = 0, end_ts = ?, end_notice = 1 WHERE job_id = ? AND node = ? AND running = 1'),
       jobOnNode: db.prepare<[string, string], { running: number }>('SELECT running FROM job_nodes WHERE job_id = ? AND node = ?'),
       jobStillRunning: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM job_nodes WHERE job_id = ? AND running = 1'),
       jobEnd: db.prepare(`UPDATE jobs SET state = 'completed', end_ts = (SELECT max(end_ts) FROM job_nodes WHERE job_id = ?) WHERE id = ?`),
@@ -286,11 +293,12 @@ export class EmbeddedStore implements Store {
 
   /**
    * Bring the tables of a data directory from an earlier version up to this schema's columns;
-   * returns the version it had (the caller builds what is new from the books).
+   * returns the version it had (the caller builds what is new from the books, then sets the
+   * version).
    */
   #migrate(): number {
     const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version >= 3) return version;
+    if (version >= SCHEMA_VERSION) return version;
     const hasTable = (t: string): boolean => this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
     const hasColumn = (t: string, c: string): boolean => (this.#db.pragma(`table_info(${t})`) as Array<{ name: string }>).some((r) => r.name === c);
     this.#db.transaction(() => {
@@ -308,10 +316,11 @@ export class EmbeddedStore implements Store {
         ['job_hours', 'util_s', 'REAL NOT NULL DEFAULT 0'],
         ['job_hours', 'util_known_s', 'REAL NOT NULL DEFAULT 0'],
         ['job_hours', 'idle_gpu_s', 'REAL NOT NULL DEFAULT 0'],
+        // Version 3 did not tell an end by the epilog's notice from one by the job map.
+        ['job_nodes', 'end_notice', 'INTEGER NOT NULL DEFAULT 0'],
       ] as const) {
         if (hasTable(table) && !hasColumn(table, column)) this.#db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
       }
-      this.#db.pragma('user_version = 3');
     })();
     return version;
   }
@@ -371,7 +380,7 @@ export class EmbeddedStore implements Store {
           this.#rollups.moveJob(s.jobHoursGet.all(job.id), before, after, this.#modelOf);
         }
         jobs.set(job.id, after);
-        s.jobNodeRunning.run(job.id, e.node, job.gpus.length, job.gpus.join(','), e.ts);
+        s.jobNodeRunning.run({ job: job.id, node: e.node, gpus: job.gpus.length, uuids: job.gpus.join(','), ts: e.ts, startTs: job.startTs });
         s.jobRevive.run(job.id);
       }
       for (const { job_id } of s.runningOnNode.all(e.node)) {
@@ -449,7 +458,7 @@ export class EmbeddedStore implements Store {
     const s = this.#stmt;
     return this.#db.transaction(() => {
       // Already ended by the node's own job map: the notice is a repeat, not an error.
-      if (s.jobNodeEnd.run(endTs, id, node).changes === 0) return s.jobOnNode.get(id, node) !== undefined;
+      if (s.jobNodeEndNotice.run(endTs, id, node).changes === 0) return s.jobOnNode.get(id, node) !== undefined;
       if ((s.jobStillRunning.get(id)?.n ?? 0) === 0) s.jobEnd.run(id, id);
       return true;
     })();

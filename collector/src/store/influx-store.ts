@@ -134,6 +134,8 @@ function addUse(to: { utilS: number; utilKnownS: number; idleS: number }, use: {
 interface LedgerRow { readonly node: string; readonly epoch: string; lastSeq: number; lastTs: number; counters: string }
 interface JobNodeRow {
   readonly job: string; readonly node: string; gpus: number; running: boolean; endTs: number | null;
+  /** Ended by the epilog's end notice (not by leaving the job map): only a new run brings it back. */
+  endNotice: boolean;
   gpuMj: number; cpuMj: number; otherMj: number; gpuS: number;
   utilS: number; utilKnownS: number; idleS: number; gpuUuids: string;
 }
@@ -264,7 +266,7 @@ export class InfluxStore implements Store {
         measurement: 'job_node',
         tags: { job: r.job, node: r.node },
         fields: {
-          gpus: r.gpus, running: r.running, end_ts: r.endTs ?? -1, gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS,
+          gpus: r.gpus, running: r.running, end_ts: r.endTs ?? -1, end_notice: r.endNotice, gpu_mj: r.gpuMj, cpu_mj: r.cpuMj, other_mj: r.otherMj, gpu_s: r.gpuS,
           util_s: r.utilS, util_known_s: r.utilKnownS, idle_gpu_s: r.idleS, gpu_uuids: r.gpuUuids,
         },
         timestamp: KEY_TIME,
@@ -376,7 +378,7 @@ export class InfluxStore implements Store {
     };
     for (const r of jobNodes) {
       const row: JobNodeRow = {
-        job: String(r.job), node: String(r.node), gpus: num(r.gpus), running: r.running === true, endTs: tsOrNull(r.end_ts),
+        job: String(r.job), node: String(r.node), gpus: num(r.gpus), running: r.running === true, endTs: tsOrNull(r.end_ts), endNotice: r.end_notice === true,
         gpuMj: num(r.gpu_mj), cpuMj: num(r.cpu_mj), otherMj: num(r.other_mj), gpuS: num(r.gpu_s),
         utilS: num(r.util_s), utilKnownS: num(r.util_known_s), idleS: num(r.idle_gpu_s), gpuUuids: typeof r.gpu_uuids === 'string' ? r.gpu_uuids : '',
       };
@@ -515,12 +517,13 @@ export class InfluxStore implements Store {
       }
       const jn = job.nodes.get(e.node);
       if (jn === undefined) {
-        const row: JobNodeRow = { job: a.id, node: e.node, gpus: a.gpus.length, running: true, endTs: null, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: a.gpus.join(',') };
+        const row: JobNodeRow = { job: a.id, node: e.node, gpus: a.gpus.length, running: true, endTs: null, endNotice: false, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: a.gpus.join(',') };
         job.nodes.set(e.node, row);
         this.#markRunning(e.node, a.id);
         k.jobNode.dirty.add(row);
-      } else if (jn.running || jn.endTs === null || jn.endTs < e.ts) {
-        // A batch older than the job's end notice on that node must not bring the job back.
+      } else if (jn.running || jn.endTs === null || (jn.endNotice ? jn.endTs < a.startTs : jn.endTs < e.ts)) {
+        // A job that left a node comes back with a batch newer than its end there; after the
+        // epilog's end notice only as a new run (a requeue starts again). As EmbeddedStore.
         // A running job's GPUs do not shrink: a map that shows fewer (Slurm's detail of a job
         // about to end) is a reading, not a new allocation. As EmbeddedStore.
         const keep = jn.running && a.gpus.length < jn.gpus;
@@ -531,6 +534,7 @@ export class InfluxStore implements Store {
           jn.gpuUuids = uuids;
           jn.running = true;
           jn.endTs = null;
+          jn.endNotice = false;
           this.#markRunning(e.node, a.id);
           k.jobNode.dirty.add(jn);
         }
@@ -563,7 +567,7 @@ export class InfluxStore implements Store {
       }
       let jn = job.nodes.get(e.node);
       if (jn === undefined) {
-        jn = { job: id, node: e.node, gpus: 0, running: false, endTs: e.ts, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: '' };
+        jn = { job: id, node: e.node, gpus: 0, running: false, endTs: e.ts, endNotice: false, gpuMj: 0, cpuMj: 0, otherMj: 0, gpuS: 0, utilS: 0, utilKnownS: 0, idleS: 0, gpuUuids: '' };
         job.nodes.set(e.node, jn);
       }
       jn.gpuMj += mj.gpuMj;
@@ -621,10 +625,11 @@ export class InfluxStore implements Store {
     return false;
   }
 
-  /** The job left `node` at `endTs`; the job ends when no node runs it any more. */
-  #endOnNode(job: JobRow, jn: JobNodeRow, endTs: number): void {
+  /** The job left `node` at `endTs` (by the end notice, or the map); the job ends when no node runs it any more. */
+  #endOnNode(job: JobRow, jn: JobNodeRow, endTs: number, notice = false): void {
     jn.running = false;
     jn.endTs = endTs;
+    jn.endNotice = notice;
     this.#runningOn.get(jn.node)?.delete(job.id);
     this.#kinds.jobNode.dirty.add(jn);
     if (!this.#anyRunning(job)) this.#completeJob(job);
@@ -681,7 +686,7 @@ export class InfluxStore implements Store {
     if (job === undefined || jn === undefined) return false;
     // Already ended by the node's own job map: the notice is a repeat, not an error.
     if (!jn.running) return true;
-    this.#endOnNode(job, jn, endTs);
+    this.#endOnNode(job, jn, endTs, true);
     this.#schedule();
     return true;
   }

@@ -34,7 +34,7 @@ describe('EmbeddedStore (SQLite only)', () => {
 
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(4);
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
     raw.close();
 
     const again = new EmbeddedStore(dir);
@@ -77,7 +77,7 @@ describe('EmbeddedStore (SQLite only)', () => {
     expect(store.jobHours('old')).toEqual([{ node: 'n1', hourTs: T0, energyMj: { gpuMj: 10, cpuMj: 1, otherMj: 3 }, gpuSeconds: 0, gpuUse: { utilS: 0, utilKnownS: 0, idleS: 0 } }]);
     store.close();
     const raw = new Database(join(dir, 'stroom.db'), { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(4);
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
     raw.close();
   });
 

@@ -360,6 +360,26 @@ export function describeStore(
         expect(store.job('42')).toEqual(ended);
       });
 
+      it('keeps a job ended by the epilog\'s notice ended while the agent\'s map still lists it, until it runs again (requeue)', () => {
+        store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('43', ['g0'])], jobsMj: { 43: 100 } })]);
+        expect(store.endJob('43', 'n1', T0 + 6000)).toBe(true);
+        // The agent's Slurm view is older than the end (the job is COMPLETING while the epilog
+        // runs): newer batches still list it, with the GPUs Slurm has already taken back.
+        store.commit([effect({ node: 'n1', ts: T0 + 7000, seq: 2, jobs: [alloc('43', [])], jobsMj: { 43: 5 } })]);
+        store.commit([effect({ node: 'n1', ts: T0 + 8000, seq: 3, jobs: [alloc('43', [])] })]);
+        expect(store.job('43')).toMatchObject({ state: 'completed', endTs: T0 + 6000, gpus: 1, energyMj: { gpuMj: 105, cpuMj: 0, otherMj: 0 } });
+        expect(store.jobs({ state: 'running' })).toEqual([]);
+        // Requeued: Slurm starts it again, later than the end.
+        store.commit([effect({ node: 'n1', ts: T0 + 60_000, seq: 4, jobs: [alloc('43', ['g1'], { startTs: T0 + 50_000 })] })]);
+        expect(store.job('43')).toMatchObject({ state: 'running', endTs: null, startTs: T0, gpus: 1 });
+        expect(store.jobGpus('43')).toEqual(new Map([['n1', ['g1']]]));
+        // Its next end by the map (the job left it) is not a notice: a map listing it later brings it back.
+        store.commit([effect({ node: 'n1', ts: T0 + 61_000, seq: 5 })]);
+        expect(store.job('43')).toMatchObject({ state: 'completed', endTs: T0 + 61_000 });
+        store.commit([effect({ node: 'n1', ts: T0 + 62_000, seq: 6, jobs: [alloc('43', ['g1'], { startTs: T0 + 50_000 })] })]);
+        expect(store.job('43')).toMatchObject({ state: 'running', endTs: null });
+      });
+
       it('runs a job again when it is back on a node map after it left there (requeue)', () => {
         store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [alloc('42', ['g0'])] })]);
         store.commit([effect({ node: 'n1', ts: T0 + 2000, seq: 2 })]);
