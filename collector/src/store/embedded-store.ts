@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS node_hours (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_hours_hour ON node_hours (hour_ts);
 CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, hello TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_models (
+  node TEXT NOT NULL, from_ts INTEGER NOT NULL, gpu_model TEXT NOT NULL, PRIMARY KEY (node, from_ts)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_series (
   job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
   PRIMARY KEY (job_id, node, bucket_ts)
@@ -164,8 +167,12 @@ export class EmbeddedStore implements Store {
   readonly #nodeMaps = new Map<string, string>();
   /** Groups of jobs known to have a row (so energy needs no placeholder insert), as committed. */
   readonly #jobGroups = new Map<string, JobGroups>();
-  /** Each node's GPU model (first GPU of its last Hello), for the report roll-ups. */
-  readonly #models = new Map<string, string>();
+  /**
+   * Each node's GPU model over time (first GPU of its Hellos; from the start of the hour of the
+   * Hello that changed it), oldest first: report roll-ups keep energy under the model a node had
+   * in that hour, and a move finds it there again.
+   */
+  readonly #models = new Map<string, Array<{ fromTs: number; model: string }>>();
   readonly #rollups: ReportRollups;
   /** Report statements by group kind, prepared on first use. */
   readonly #reportStmts = new Map<'job' | 'node', Database.Statement<[number, number], GroupHourRow>>();
@@ -190,8 +197,13 @@ export class EmbeddedStore implements Store {
     const version = this.#migrate();
     this.#db.exec(SCHEMA);
     const db = this.#db;
-    for (const r of db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes').all()) {
-      this.#models.set(r.name, gpuModelOf(JSON.parse(r.hello) as Hello));
+    // A node from before model histories were kept has had its latest model all along.
+    db.exec(`INSERT INTO node_models (node, from_ts, gpu_model)
+      SELECT name, 0, coalesce(json_extract(hello, '$.inventory.gpus[0].name'), 'unknown') FROM nodes WHERE name NOT IN (SELECT node FROM node_models)`);
+    for (const r of db.prepare<[], { node: string; from_ts: number; gpu_model: string }>('SELECT node, from_ts, gpu_model FROM node_models ORDER BY node, from_ts').all()) {
+      const list = this.#models.get(r.node);
+      if (list === undefined) this.#models.set(r.node, [{ fromTs: r.from_ts, model: r.gpu_model }]);
+      else list.push({ fromTs: r.from_ts, model: r.gpu_model });
     }
     this.#rollups = new ReportRollups(db);
     // Version 3 had no report roll-ups: build them once from the books.
@@ -200,7 +212,7 @@ export class EmbeddedStore implements Store {
       const t0 = performance.now();
       if (books) o.log?.info({ dataDir, fromVersion: version }, 'building report roll-ups from the books (once, on upgrade; about 3 min for a year of 1M jobs)');
       db.transaction(() => {
-        this.#rollups.rebuild(this.#modelOf);
+        this.#rollups.rebuild(this.#modelAt);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       })();
       if (books) o.log?.info({ ms: Math.round(performance.now() - t0) }, 'report roll-ups built');
@@ -280,6 +292,7 @@ export class EmbeddedStore implements Store {
          UNION ALL SELECT bucket_ts, data, ${SERIES_BUCKET_MS} AS bucket_ms FROM gpu_series WHERE node = ? AND bucket_ts >= ? AND bucket_ts < ?
          ORDER BY bucket_ts`),
       jobGpusGet: db.prepare<[string], { node: string; gpu_uuids: string | null }>('SELECT node, gpu_uuids FROM job_nodes WHERE job_id = ? ORDER BY node'),
+      nodeModelPut: db.prepare('INSERT INTO node_models (node, from_ts, gpu_model) VALUES (?, ?, ?) ON CONFLICT (node, from_ts) DO UPDATE SET gpu_model = excluded.gpu_model'),
       nodePut: db.prepare('INSERT INTO nodes (name, hello, ts) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hello = excluded.hello, ts = excluded.ts'),
       nodesAll: db.prepare<[], { name: string; hello: string }>('SELECT name, hello FROM nodes ORDER BY name'),
       clusterEnergy: db.prepare<[number, number], { mj: number | null }>(
@@ -325,7 +338,15 @@ export class EmbeddedStore implements Store {
     return version;
   }
 
-  readonly #modelOf = (node: string): string => this.#models.get(node) ?? 'unknown';
+  /** The node's GPU model in the hour `hourTs`; 'unknown' before its first Hello. */
+  readonly #modelAt = (node: string, hourTs: number): string => {
+    let model = 'unknown';
+    for (const m of this.#models.get(node) ?? []) {
+      if (m.fromTs > hourTs) break;
+      model = m.model;
+    }
+    return model;
+  };
 
   loadLedger(node: string, epoch: string): LedgerState | undefined {
     const row = this.#stmt.ledgerGet.get(node, epoch);
@@ -377,7 +398,7 @@ export class EmbeddedStore implements Store {
         s.jobUpsert.run(job.id, job.user, job.account, job.name ?? null, job.partition ?? null, job.startTs);
         const after: JobGroups = { account: job.account, user: job.user, partition: job.partition ?? before?.partition ?? '' };
         if (before !== undefined && (before.account !== after.account || before.user !== after.user || before.partition !== after.partition)) {
-          this.#rollups.moveJob(s.jobHoursGet.all(job.id), before, after, this.#modelOf);
+          this.#rollups.moveJob(s.jobHoursGet.all(job.id), before, after, this.#modelAt);
         }
         jobs.set(job.id, after);
         s.jobNodeRunning.run({ job: job.id, node: e.node, gpus: job.gpus.length, uuids: job.gpus.join(','), ts: e.ts, startTs: job.startTs });
@@ -390,11 +411,11 @@ export class EmbeddedStore implements Store {
       }
     }
     const hourTs = Math.floor(e.ts / HOUR_MS) * HOUR_MS;
+    const gpuModel = this.#modelAt(e.node, hourTs);
     // A batch's energy goes to the bucket its interval ends in: at 1 s batches and 10 s
     // buckets a chart is off by at most one interval at bucket edges.
     const bucketTs = Math.floor(e.ts / SERIES_BUCKET_MS) * SERIES_BUCKET_MS;
     let jobsMj = 0;
-    const gpuModel = this.#modelOf(e.node);
     const jobIds = new Set([...e.jobsMj.keys(), ...e.gpuSeconds.keys()]);
     for (const id of jobIds) {
       const mj = e.jobsMj.get(id) ?? { gpuMj: 0, cpuMj: 0, otherMj: 0 };
@@ -530,7 +551,16 @@ export class EmbeddedStore implements Store {
 
   putNode(hello: Hello): void {
     this.#stmt.nodePut.run(hello.node, JSON.stringify(hello), hello.ts);
-    this.#models.set(hello.node, gpuModelOf(hello));
+    const model = gpuModelOf(hello);
+    const list = this.#models.get(hello.node) ?? [];
+    const latest = list[list.length - 1];
+    if (latest?.model !== model) {
+      const fromTs = Math.floor(hello.ts / HOUR_MS) * HOUR_MS;
+      this.#stmt.nodeModelPut.run(hello.node, fromTs, model);
+      const kept = list.filter((m) => m.fromTs !== fromTs);
+      kept.push({ fromTs, model });
+      this.#models.set(hello.node, kept.sort((a, b) => a.fromTs - b.fromTs));
+    }
   }
 
   nodes(): Map<string, Hello> {

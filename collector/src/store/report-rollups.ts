@@ -123,16 +123,16 @@ export class ReportRollups {
 
   /**
    * A job's groups changed: move all its books (`rows`, its job-hours so far, this commit's
-   * included) from the groups that changed to the new ones. `modelOf` gives a node's GPU model
-   * now; a node whose model changed since the energy was booked leaves that part in place.
+   * included) from the groups that changed to the new ones. `modelAt` gives a node's GPU model
+   * in an hour, as when the books were added, so what is taken out is what was put in.
    */
-  moveJob(rows: readonly JobHourRow[], from: JobGroups, to: JobGroups, modelOf: (node: string) => string): void {
+  moveJob(rows: readonly JobHourRow[], from: JobGroups, to: JobGroups, modelAt: (node: string, hourTs: number) => string): void {
     for (const kind of ROLLUP_KINDS) {
       if (from[kind] === to[kind]) continue;
       for (const r of rows) {
         const mj = { gpuMj: r.gpu_mj, cpuMj: r.cpu_mj, otherMj: r.other_mj };
         const use = { utilS: r.util_s, utilKnownS: r.util_known_s, idleS: r.idle_gpu_s };
-        const model = modelOf(r.node);
+        const model = modelAt(r.node, r.hour_ts);
         this.#add(kind, from[kind], r.hour_ts, model, mj, r.gpu_s, use, -1);
         this.#add(kind, to[kind], r.hour_ts, model, mj, r.gpu_s, use, 1);
       }
@@ -202,7 +202,7 @@ export class ReportRollups {
    * Energy of a job without a jobs row is left out, as reports always did (commits write a
    * placeholder row).
    */
-  rebuild(modelOf: (node: string) => string): void {
+  rebuild(modelAt: (node: string, hourTs: number) => string): void {
     const PAGE_JOBS = 5_000;
     const MAX_KEYS = 500_000;
     this.discard();
@@ -215,7 +215,7 @@ export class ReportRollups {
       const [id, account, user, partition] = jobs[i] as [string, string, string, string, number];
       const groups = { account, user, partition };
       for (const [node, hourTs, gpuMj, cpuMj, otherMj, gpuS, utilS, utilKnownS, idleS] of hoursOf.all(id)) {
-        this.addJob(groups, hourTs, modelOf(node), { gpuMj, cpuMj, otherMj }, gpuS, { utilS, utilKnownS, idleS });
+        this.addJob(groups, hourTs, modelAt(node, hourTs), { gpuMj, cpuMj, otherMj }, gpuS, { utilS, utilKnownS, idleS });
       }
       const next = jobs[i + 1];
       if (next === undefined || (i + 1) % PAGE_JOBS === 0) {

@@ -127,8 +127,8 @@ export interface ReportHour {
   readonly hourTs: number;
   /**
    * GPU model of the nodes (first GPU of their Hello), 'unknown' without one: embodied factors
-   * are per model. The embedded store keeps by account, user and partition the model a node had
-   * when the energy was booked; otherwise it is the model of the node's latest Hello.
+   * are per model. The embedded store keeps by account, user and partition the model the node
+   * had in that hour (its Hellos' history); otherwise it is the model of the node's latest Hello.
    */
   readonly gpuModel: string;
   readonly energyMj: SplitMj;

@@ -179,4 +179,33 @@ describe('EmbeddedStore (SQLite only)', () => {
     expect(again.energyReport('account', 0, MAX).slices).toEqual(reports[0]!.slices);
     again.close();
   });
+
+  it('reports energy under the GPU model a node had in that hour, and moves it from there when a job\'s account changes', () => {
+    const dir = tmp();
+    const store = new EmbeddedStore(dir);
+    const HOUR = 3_600_000;
+    store.putNode(hello('n1', T0 - HOUR));
+    const job = (account: string) => alloc('7', ['g0'], { account, startTs: T0 });
+    store.commit([effect({ node: 'n1', ts: T0 + 1000, jobs: [job('A')], jobsMj: { 7: 100 }, gpuSeconds: { 7: 1 } })]);
+    // The node's GPUs are swapped for H200s in the next hour (a new Hello), the job runs on.
+    const h200 = hello('n1', T0 + HOUR + 5000);
+    h200.inventory.gpus.forEach((g) => { g.name = 'NVIDIA H200'; });
+    store.putNode(h200);
+    store.commit([effect({ node: 'n1', ts: T0 + HOUR + 6000, seq: 2, jobs: [job('A')], jobsMj: { 7: 200 }, gpuSeconds: { 7: 2 } })]);
+    const slices = (): unknown => store.energyReport('account', T0, T0 + 2 * HOUR).slices.map((x) => [x.group, x.gpuModel, x.hourEnergyMj, x.hourGpuSeconds]);
+    expect(slices()).toEqual([['A', 'NVIDIA H100 80GB HBM3', [100], [1]], ['A', 'NVIDIA H200', [200], [2]]]);
+    // Slurm moves the job to account B: both hours move, each under its own model, nothing left behind.
+    store.commit([effect({ node: 'n1', ts: T0 + HOUR + 7000, seq: 3, jobs: [job('B')], jobsMj: { 7: 1 }, gpuSeconds: { 7: 1 } })]);
+    expect(slices()).toEqual([['B', 'NVIDIA H100 80GB HBM3', [100], [1]], ['B', 'NVIDIA H200', [201], [3]]]);
+    store.close();
+    // A rebuild from the books gives the same, from the node's model history.
+    const raw = new Database(join(dir, 'stroom.db'));
+    raw.exec('DELETE FROM group_hours; DELETE FROM hour_idle; DELETE FROM node_days;');
+    raw.pragma('user_version = 3');
+    raw.close();
+    const again = new EmbeddedStore(dir);
+    expect(again.energyReport('account', T0, T0 + 2 * HOUR).slices.map((x) => [x.group, x.gpuModel, x.hourEnergyMj, x.hourGpuSeconds]))
+      .toEqual([['B', 'NVIDIA H100 80GB HBM3', [100], [1]], ['B', 'NVIDIA H200', [201], [3]]]);
+    again.close();
+  });
 });
