@@ -376,9 +376,16 @@ export class EmbeddedStore implements Store {
     for (const [id, groups] of jobs) this.#jobGroups.set(id, groups);
   }
 
-  /** A job's groups: this commit's, else committed (cached, else its row); undefined without a row. */
-  #groupsOf(id: string, pending: ReadonlyMap<string, JobGroups>): JobGroups | undefined {
-    return pending.get(id) ?? this.#jobGroups.get(id) ?? this.#stmt.jobGroups.get(id);
+  /**
+   * A job's groups: this commit's, else committed (cached, else its row, which the cache then
+   * keeps once the commit lands); undefined without a row.
+   */
+  #groupsOf(id: string, pending: Map<string, JobGroups>): JobGroups | undefined {
+    const known = pending.get(id) ?? this.#jobGroups.get(id);
+    if (known !== undefined) return known;
+    const row = this.#stmt.jobGroups.get(id);
+    if (row !== undefined) pending.set(id, row);
+    return row;
   }
 
   /**

@@ -99,7 +99,7 @@ describe('EmbeddedStore (SQLite only)', () => {
    */
   it('keeps report roll-ups at commit time that equal the books summed directly and a rebuild', () => {
     const dir = tmp();
-    const store = new EmbeddedStore(dir);
+    let store = new EmbeddedStore(dir);
     let seed = 7;
     const rnd = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
@@ -138,6 +138,11 @@ describe('EmbeddedStore (SQLite only)', () => {
         effects.push(effect({ node, ts: T0 + hour * 2 * HOUR + Math.floor(rnd() * HOUR), seq: n, jobs: [...map], jobsMj, gpuSeconds, gpuUse, idleMj: Math.floor(rnd() * 50) }));
       }
       store.commit(effects);
+      // Half way, a restart: the job groups come from the jobs table again, not from memory.
+      if (step === 200) {
+        store.close();
+        store = new EmbeddedStore(dir);
+      }
     }
     const MAX = Number.MAX_SAFE_INTEGER;
     const kinds = ['account', 'user', 'partition'] as const;
