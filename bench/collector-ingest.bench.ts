@@ -47,15 +47,15 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { CLK_TCK, DCGM_SERIES_PER_GPU, LogHistogram, cpuTicks, nodeName, nodeToken, rssBytes } from './lib/ingest-common.js';
 import type { ExporterConfig, FromExporter, FromLoad, LoadConfig, LoadReport, ToExporter, ToLoad } from './lib/ingest-common.js';
 import { knob } from './lib/knob.js';
-import { compile, freePort, health, IpcChild, killAll, machineTicks, sleep, track, waitHealthy } from './lib/procs.js';
+import { compile, freePort, health, IpcChild, killAll, machineTicks, runDir, sleep, track, waitHealthy } from './lib/procs.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));
@@ -85,17 +85,7 @@ const CLI = join(ROOT, 'cli/dist/src/main.js');
 const NCPU = cpus().length;
 const MAX_TOKENS = RAMP ? Math.max(NODES, RAMP_MAX) : NODES;
 
-const dir = mkdtempSync(join(tmpdir(), 'stroom-bench-ingest-'));
-process.on('exit', () => {
-  killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
+const dir = runDir('stroom-bench-ingest-');
 
 interface Server {
   readonly name: string;

@@ -35,7 +35,7 @@ import WebSocket from 'ws';
 import { CLK_TCK, cpuTicks, nodeName, nodeToken } from './lib/ingest-common.js';
 import type { FromLoad, LoadConfig, ToLoad } from './lib/ingest-common.js';
 import { knob } from './lib/knob.js';
-import { compile, freePort, killAll, sleep, track } from './lib/procs.js';
+import { compile, freePort, runDir, sleep, track } from './lib/procs.js';
 
 const NODES = Math.max(1, Math.floor(knob('BENCH_NODES', 1000)));
 const GPUS = Math.max(1, Math.floor(knob('BENCH_GPUS', 8)));
@@ -49,12 +49,7 @@ const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LIB = fileURLToPath(new URL('./lib/', import.meta.url));
 const CLI = join(ROOT, 'cli/dist/src/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'stroom-bench-dash-'));
-process.on('exit', () => {
-  killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+const dir = runDir('stroom-bench-dash-');
 
 
 function nextMessage<T extends FromLoad['type']>(p: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromLoad, { type: T }>> {

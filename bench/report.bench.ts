@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { DEFAULT_FACTORS } from '../collector/src/accounting/factors.js';
 import { energyReportFromStore } from '../collector/src/reports/from-store.js';
 import { EmbeddedStore } from '../collector/src/store/embedded-store.js';
-import { mulberry32 } from './lib/prng.js';
+import { mulberry32 } from '../agent/src/sources/random.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 1_000_000);
 const NODES = 1024;

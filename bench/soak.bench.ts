@@ -47,8 +47,8 @@
  *   BENCH_SOAK_BASELINE_SECONDS=60   0 skips the baseline
  *   BENCH_WINDOW=64               unacked batches per connection before ticks are held back
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -56,7 +56,7 @@ import { CLK_TCK, LogHistogram, cpuTicks, nodeName, nodeToken, rssBytes } from '
 import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './lib/ingest-common.js';
 import { ephemeralPorts, slope, withOpenFiles } from './lib/soak-common.js';
 import type { DashConfig, DashReport, FromDash, ToDash } from './lib/soak-common.js';
-import { IpcChild, alive, compile, ended, freePort, health, killAll, machineTicks, sleep, waitHealthy } from './lib/procs.js';
+import { IpcChild, alive, compile, ended, freePort, health, killAll, machineTicks, runDir, sleep, waitHealthy } from './lib/procs.js';
 import { knob } from './lib/knob.js';
 
 const TARGET = Math.max(1, Math.floor(knob('BENCH_SOAK_NODES', 10_000)));
@@ -80,17 +80,7 @@ const LIB = fileURLToPath(new URL('./lib/', import.meta.url));
 const CLI = join(ROOT, 'cli/dist/src/main.js');
 const NCPU = cpus().length;
 
-const dir = mkdtempSync(join(tmpdir(), 'stroom-bench-soak-'));
-process.on('exit', () => {
-  killAll();
-  rmSync(dir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
+const dir = runDir('stroom-bench-soak-');
 
 // Loopback clients draw their local ports from one range, per destination port.
 const ports = ephemeralPorts();

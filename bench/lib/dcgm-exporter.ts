@@ -28,7 +28,7 @@
 import { createServer } from 'node:http';
 import { DCGM_SERIES_PER_GPU, nodeName } from './ingest-common.js';
 import type { ExporterConfig, FromExporter, ToExporter } from './ingest-common.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../agent/src/sources/random.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ExporterConfig;
 for (const k of ['totalNodes', 'procs', 'procIndex', 'gpus'] as const) {

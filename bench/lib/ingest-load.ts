@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { LogHistogram, nodeName, nodeToken } from './ingest-common.js';
 import type { FromLoad, LoadConfig, LoadReport, ToLoad } from './ingest-common.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../../agent/src/sources/random.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as LoadConfig & {
   /** Optional (the soak sets it): redial a dropped connection after this many ms, as an agent does; reports then carry `reconnects`. */

@@ -6,9 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -23,6 +24,25 @@ const live = new Set<ChildProcess>();
 export function killAll(): void {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   live.clear();
+}
+
+/**
+ * A temp directory for this run: on exit, and on SIGINT/SIGTERM/SIGHUP, every tracked process
+ * is killed and the directory removed.
+ */
+export function runDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => {
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  return dir;
 }
 
 export function track(p: ChildProcess): ChildProcess {

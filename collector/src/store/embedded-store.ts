@@ -27,6 +27,24 @@ const SCHEMA_VERSION = 5;
 /** Width of the roll-up buckets the raw series become after their retention, ms. */
 export const ROLLUP_BUCKET_MS = 60_000;
 
+/** The series tables: raw 10 s buckets (`suffix` '') and their 1-minute roll-ups ('_1m') have one shape. */
+const seriesTables = (suffix: string): string => `
+CREATE TABLE IF NOT EXISTS job_series${suffix} (
+  job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (job_id, node, bucket_ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_series${suffix} (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_series${suffix}_bucket ON node_series${suffix} (bucket_ts);
+CREATE TABLE IF NOT EXISTS gpu_series${suffix} (
+  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (node, bucket_ts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS gpu_series${suffix}_bucket ON gpu_series${suffix} (bucket_ts);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
   node TEXT NOT NULL, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL,
@@ -67,35 +85,7 @@ CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, hello TEXT NOT NULL, ts
 CREATE TABLE IF NOT EXISTS node_models (
   node TEXT NOT NULL, from_ts INTEGER NOT NULL, gpu_model TEXT NOT NULL, PRIMARY KEY (node, from_ts)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS job_series (
-  job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
-  PRIMARY KEY (job_id, node, bucket_ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS node_series (
-  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
-  PRIMARY KEY (node, bucket_ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS node_series_bucket ON node_series (bucket_ts);
-CREATE TABLE IF NOT EXISTS gpu_series (
-  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, data TEXT NOT NULL,
-  PRIMARY KEY (node, bucket_ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS gpu_series_bucket ON gpu_series (bucket_ts);
-CREATE TABLE IF NOT EXISTS job_series_1m (
-  job_id TEXT NOT NULL, node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
-  PRIMARY KEY (job_id, node, bucket_ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS node_series_1m (
-  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, energy_mj INTEGER NOT NULL,
-  PRIMARY KEY (node, bucket_ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS node_series_1m_bucket ON node_series_1m (bucket_ts);
-CREATE TABLE IF NOT EXISTS gpu_series_1m (
-  node TEXT NOT NULL, bucket_ts INTEGER NOT NULL, data TEXT NOT NULL,
-  PRIMARY KEY (node, bucket_ts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS gpu_series_1m_bucket ON gpu_series_1m (bucket_ts);
-${ROLLUP_SCHEMA}`;
+${seriesTables('')}${seriesTables('_1m')}${ROLLUP_SCHEMA}`;
 
 interface JobRow {
   id: string;
