@@ -80,6 +80,8 @@ interface ReconciledJob {
 interface Snapshot {
   /** Wall time the squeue call started: records written after it may be missing from it. */
   readonly startedAt: number;
+  /** `#events` when the squeue call started: orders it against record reads within one ms. */
+  readonly startedEvent: number;
   readonly finishedAt: number;
   readonly jobs: ReadonlyMap<string, ReconciledJob>;
 }
@@ -144,8 +146,10 @@ export class SlurmJobSource implements JobSource {
   readonly #abort = new AbortController();
   /** Jobs that had records at the last successful read. */
   #recorded = new Set<string>();
-  /** When each job's records vanished (epilog ran), wall ms: a reconcile older than that is stale for it. */
-  readonly #recordsGoneAt = new Map<string, number>();
+  /** When each job's records vanished (epilog ran), wall ms and event: a reconcile started before that is stale for it. */
+  readonly #recordsGoneAt = new Map<string, { at: number; event: number }>();
+  /** Counts reconcile starts and record reads, so their order is known when the clock cannot tell (same ms). */
+  #events = 0;
 
   constructor(options: SlurmJobSourceOptions) {
     this.#o = options;
@@ -239,6 +243,7 @@ export class SlurmJobSource implements JobSource {
     const o = this.#o;
     const timeoutMs = o.commandTimeoutMs ?? 10_000;
     const startedAt = this.#now();
+    const startedEvent = ++this.#events;
     let queued: SqueueJob[];
     try {
       const text = await run(o.squeuePath ?? 'squeue', ['-h', '-w', o.nodeName, '-t', 'RUNNING', '-o', SQUEUE_FORMAT], timeoutMs, this.#abort.signal);
@@ -263,7 +268,7 @@ export class SlurmJobSource implements JobSource {
       }
     };
     await Promise.all(Array.from({ length: SCONTROL_PARALLEL }, worker));
-    this.#snapshot = { startedAt, finishedAt: this.#now(), jobs };
+    this.#snapshot = { startedAt, startedEvent, finishedAt: this.#now(), jobs };
     this.#warnOnce('reconcile', undefined);
   }
 
@@ -340,7 +345,7 @@ export class SlurmJobSource implements JobSource {
       // The epilog removed its records after this reconcile started: the job has ended, and
       // the reconcile must not bring it back for the rest of its period.
       const gone = this.#recordsGoneAt.get(s.id);
-      if (gone !== undefined && snap !== undefined && gone >= snap.startedAt) continue;
+      if (gone !== undefined && snap !== undefined && gone.event > snap.startedEvent) continue;
       let b = jobs.get(s.id);
       if (b === undefined) {
         b = { id: s.id, user: s.user, account: s.account, startTs: s.startTs ?? now, gpus: [], cpuCores: s.cpuCores };
@@ -373,10 +378,11 @@ export class SlurmJobSource implements JobSource {
   #track(records: readonly JobRecord[]): void {
     const now = this.#now();
     const current = new Set(records.map((r) => r.jobId));
-    for (const id of this.#recorded) if (!current.has(id)) this.#recordsGoneAt.set(id, now);
+    const event = ++this.#events;
+    for (const id of this.#recorded) if (!current.has(id)) this.#recordsGoneAt.set(id, { at: now, event });
     // A requeued job keeps its id and gets new records.
     for (const id of current) this.#recordsGoneAt.delete(id);
-    for (const [id, at] of this.#recordsGoneAt) if (now - at > this.#staleAfterMs) this.#recordsGoneAt.delete(id);
+    for (const [id, gone] of this.#recordsGoneAt) if (now - gone.at > this.#staleAfterMs) this.#recordsGoneAt.delete(id);
     this.#recorded = current;
   }
 

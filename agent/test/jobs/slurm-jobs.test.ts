@@ -255,7 +255,9 @@ describe('SlurmJobSource', () => {
       withCapturedJobs(f.dir);
       await writeJobRecord(f.runDir, { gpu: UUID[0], jobId: '9', uid: 0, user: 'root', account: '', startTs: START_9 });
       await writeJobRecord(f.runDir, { gpu: UUID[1], jobId: '9', uid: 0, user: 'root', account: '', startTs: START_9 });
-      const s = source(f);
+      // A clock that does not move: reads and reconciles within one ms are still ordered.
+      const frozen = Date.now();
+      const s = source(f, { now: () => frozen });
       await s.reconcileNow();
       expect((await s.read(tick(0))).map((j) => j.id)).toEqual(['9', '11']);
       rmSync(join(f.runDir, 'jobs'), { recursive: true });
